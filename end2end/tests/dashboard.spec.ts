@@ -1,0 +1,52 @@
+import { expect, test } from "@playwright/test";
+import { DashboardPage } from "./pages/dashboard";
+
+// .ci/test seeds the e2e database with one active and two draft experiments.
+
+test("the dashboard shows counts per tab, read from the database", async ({ page }) => {
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto();
+  await expect(dashboard.count("active")).toHaveText("1");
+  await expect(dashboard.count("drafts")).toHaveText("2");
+  await expect(dashboard.count("completed")).toHaveText("0");
+  await expect(dashboard.tab("Active")).toHaveAttribute("aria-selected", "true");
+  await expect(dashboard.cards()).toHaveCount(1);
+  await expect(dashboard.cards().first()).toContainText("Risk analysis context v2");
+  await page.screenshot({ path: "test-results/dashboard.png", fullPage: true });
+});
+
+test("after hydration, a tab click asks the server and shows that tab's experiments", async ({ page }) => {
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto();
+  await dashboard.waitForHydration();
+
+  const listed = page.waitForResponse(
+    (r) => r.url().endsWith("/api/fn/list_experiments") && r.status() === 200,
+  );
+  await dashboard.tab("Drafts").click();
+  await listed;
+
+  await expect(page).toHaveURL(/\?tab=drafts$/);
+  await expect(dashboard.tab("Drafts")).toHaveAttribute("aria-selected", "true");
+  await expect(dashboard.cards()).toHaveCount(2);
+  await expect(dashboard.list).toContainText("Prompt tone experiment");
+  await expect(dashboard.list).not.toContainText("Risk analysis context v2");
+
+  await dashboard.tab("Completed").click();
+  await expect(dashboard.list).toContainText("No experiment has completed yet.");
+});
+
+test("the page is server-rendered: without WASM it shows data but never hydrates", async ({ page }) => {
+  await page.route("**/*.wasm", (route) => route.abort());
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto("/?tab=drafts");
+  await expect(dashboard.cards()).toHaveCount(2);
+  await page.waitForTimeout(1500);
+  await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "false");
+});
+
+test("an unknown path answers 404 with a page", async ({ page }) => {
+  const response = await page.goto("/no-such-page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+});

@@ -1,0 +1,3 @@
+mod status_badge;
+
+pub use status_badge::StatusBadge;

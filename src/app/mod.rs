@@ -1,0 +1,58 @@
+//! The admin UI, rendered on the server and hydrated in the browser. No SQL and no
+//! statistics here: data comes through the server functions in `crate::api`.
+
+mod components;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The app: layout and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Set only in the browser, once hydrated: end-to-end tests wait for it.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/verdict.css" />
+        <Title text="Verdict" />
+        <Router>
+            <div class="layout" data-hydrated=move || hydrated.get().to_string()>
+                <header class="topbar">
+                    <a class="brand" href="/">
+                        "Verdict"
+                    </a>
+                    <span class="brand-sub">"A/B testing for AI features"</span>
+                </header>
+                <main class="content">
+                    <Routes fallback=pages::NotFound>
+                        <Route path=path!("/") view=pages::Dashboard />
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}

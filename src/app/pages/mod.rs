@@ -1,0 +1,5 @@
+mod dashboard;
+mod not_found;
+
+pub use dashboard::Dashboard;
+pub use not_found::NotFound;

@@ -1,0 +1,24 @@
+//! Verdict: self-hosted A/B testing for AI features.
+//!
+//! One crate, two targets (see README, "Architecture"): the server binary (`ssr`) and the
+//! browser bundle (`hydrate`). `domain`, `app` and `api` compile for both; the modules that
+//! do IO are gated here, whole, behind `ssr`.
+
+pub mod api;
+pub mod app;
+pub mod domain;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+/// Browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

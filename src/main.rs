@@ -1,0 +1,133 @@
+//! The `verdict` command: serve (default), migrate, token create/revoke, demo.
+
+use clap::{Parser, Subcommand};
+use verdict::server::{self, Application, Settings, db};
+use verdict::service::tokens::{self, Role};
+
+#[derive(Parser)]
+#[command(
+    name = "verdict",
+    version,
+    about = "Self-hosted A/B testing for AI features"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the UI and the API (the default).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Fill the database with sample experiments and simulated traffic.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, as the last line of stdout.
+    Create {
+        /// super_admin, admin, viewer or service.
+        #[arg(long)]
+        role: Role,
+        /// The tenant the token is limited to (all but super_admin need one).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// A note to tell tokens apart.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a token, given its text or its id.
+    Revoke { token: String },
+}
+
+#[tokio::main]
+async fn main() {
+    server::telemetry::init();
+    let cli = Cli::parse();
+    if let Err(err) = run(cli.command.unwrap_or(Command::Serve)).await {
+        // One line, the cause chain joined by ": ", no backtrace.
+        eprintln!("verdict: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let pool = db::connect(&settings.database_url).await?;
+    match command {
+        Command::Serve => {
+            db::migrate(&pool).await?;
+            let app = Application::build(&settings, pool).await?;
+            tracing::info!(
+                "Verdict listening on http://{}:{}",
+                settings.addr.ip(),
+                app.port()
+            );
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            db::migrate(&pool).await?;
+            println!(
+                "database {} is up to date",
+                db::describe(&settings.database_url)
+            );
+            Ok(())
+        }
+        Command::Token { command } => {
+            db::migrate(&pool).await?;
+            match command {
+                TokenCommand::Create {
+                    role,
+                    tenant,
+                    label,
+                } => {
+                    let token = tokens::create(&pool, role, tenant, &label)
+                        .await
+                        .map_err(service_error)?;
+                    println!(
+                        "created {} token {} for {}",
+                        token.role,
+                        token.id,
+                        token.tenant_id.as_deref().unwrap_or("all tenants")
+                    );
+                    println!("{}", token.secret);
+                    Ok(())
+                }
+                TokenCommand::Revoke { token } => {
+                    tokens::revoke(&pool, &token).await.map_err(service_error)?;
+                    println!("revoked");
+                    Ok(())
+                }
+            }
+        }
+        Command::Demo => {
+            db::migrate(&pool).await?;
+            anyhow::bail!("`verdict demo` is not available in this version yet")
+        }
+    }
+}
+
+fn service_error(err: verdict::service::ServiceError) -> anyhow::Error {
+    use verdict::service::ServiceError;
+    match err {
+        ServiceError::Invalid(fields) => anyhow::anyhow!(
+            "{}",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        ServiceError::NotFound => anyhow::anyhow!("no such token (or already revoked)"),
+        ServiceError::Unexpected(e) => e,
+        other => anyhow::anyhow!("{other}"),
+    }
+}

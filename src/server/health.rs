@@ -1,0 +1,27 @@
+use super::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// `GET /healthz`: 200 when the database answers, 503 with the reason when it does not.
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let probe = sqlx::query("select 1").execute(&state.pool);
+    match tokio::time::timeout(Duration::from_secs(3), probe).await {
+        Ok(Ok(_)) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok"})),
+        ),
+        Ok(Err(err)) => unavailable(format!("database unreachable: {err}")),
+        Err(_) => unavailable("database did not answer within 3 s".to_owned()),
+    }
+}
+
+fn unavailable(reason: String) -> (StatusCode, Json<Value>) {
+    tracing::warn!(%reason, "health check failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "unavailable", "database": reason})),
+    )
+}

@@ -1,0 +1,118 @@
+//! The HTTP server: configuration, state, start-up, routes.
+
+mod config;
+pub mod db;
+mod health;
+mod server_fn_status;
+mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use state::AppState;
+
+use crate::app::{App, shell};
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// A bound, ready-to-run server. `main` and the tests build it the same way.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free port) and builds the router.
+    pub async fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Self> {
+        let mut leptos_options = get_configuration(None)
+            .context("Failed to read the Leptos configuration")?
+            .leptos_options;
+        leptos_options.site_addr = settings.addr;
+        if leptos_options.output_name.is_empty() {
+            // Built by plain `cargo build` rather than cargo-leptos: the bundle's name is
+            // the one in Cargo.toml's [package.metadata.leptos].
+            leptos_options.output_name = "verdict".into();
+        }
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("Failed to listen on {}", settings.addr))?;
+        let state = AppState {
+            leptos_options,
+            pool,
+        };
+        Ok(Self {
+            listener,
+            router: router(state),
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|addr| addr.port())
+            .unwrap_or(0)
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests under way.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("The HTTP server stopped with an error")
+    }
+}
+
+/// All routes: health, the server functions, the pages and the static files.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(server_fn_status::from_error_body))
+        .layer(
+            // One line per request, with its status and latency.
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                )
+                .on_failure(()),
+        )
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

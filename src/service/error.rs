@@ -1,0 +1,40 @@
+use crate::api::ApiError;
+use crate::domain::FieldError;
+
+/// What a use case can fail with. Each variant maps to one HTTP status; `Unexpected` keeps
+/// its cause chain for the log and reaches clients only as an opaque 500.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("not signed in")]
+    Unauthorized,
+    #[error("not allowed")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<ServiceError> for ApiError {
+    /// The one place where unexpected errors are logged, with their whole cause chain.
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Invalid(fields) => ApiError::Invalid { fields },
+            ServiceError::Unauthorized => ApiError::Unauthorized,
+            ServiceError::Forbidden => ApiError::Forbidden,
+            ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::Conflict(message) => ApiError::Conflict { message },
+            ServiceError::Unavailable(message) => ApiError::Unavailable { message },
+            ServiceError::Unexpected(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "unexpected error");
+                ApiError::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Use cases, shared by the server functions, the REST routes, the CLI and background jobs.
+//! Each takes its dependencies explicitly (`&PgPool`, …) so tests can call it directly.
+
+pub mod experiments;
+pub mod tokens;
+
+mod error;
+
+pub use error::ServiceError;

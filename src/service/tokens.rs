@@ -1,0 +1,160 @@
+//! API tokens: created by the CLI, stored as a SHA-256 hash, shown once.
+
+use super::ServiceError;
+use crate::domain::FieldError;
+use crate::store;
+use anyhow::Context;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// What a token may do (enforced by the API; see README "Auth").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    SuperAdmin,
+    Admin,
+    Viewer,
+    Service,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::SuperAdmin, Role::Admin, Role::Viewer, Role::Service];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::SuperAdmin => "super_admin",
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+            Role::Service => "service",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown role {s:?}; expected super_admin, admin, viewer or service")
+            })
+    }
+}
+
+/// A token as it was just created: the secret is only ever in this value.
+#[derive(Debug)]
+pub struct NewToken {
+    pub id: Uuid,
+    pub secret: String,
+    pub role: Role,
+    pub tenant_id: Option<String>,
+}
+
+/// Prefix that makes Verdict tokens recognisable (e.g. by secret scanners).
+const TOKEN_PREFIX: &str = "vdt_";
+
+/// The stored form of a token: SHA-256 of its text. Tokens carry 256 random bits, so a
+/// fast hash is enough (no password stretching needed).
+pub fn hash_token(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Creates a token with `role`, limited to `tenant_id` (required for every role but
+/// super_admin).
+pub async fn create(
+    pool: &PgPool,
+    role: Role,
+    tenant_id: Option<String>,
+    label: &str,
+) -> Result<NewToken, ServiceError> {
+    let tenant_id = tenant_id.map(|t| t.trim().to_owned());
+    match &tenant_id {
+        None if role != Role::SuperAdmin => {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "tenant",
+                format!("a {role} token belongs to one tenant: give --tenant ID"),
+            )]));
+        }
+        Some(t) if t.is_empty() || t.len() > 200 => {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "tenant",
+                "a tenant id has 1 to 200 characters",
+            )]));
+        }
+        _ => {}
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("{TOKEN_PREFIX}{}", hex(&bytes));
+    let id = Uuid::now_v7();
+    store::tokens::insert(
+        pool,
+        store::tokens::NewTokenRow {
+            id,
+            token_hash: &hash_token(&secret),
+            prefix: &secret[..TOKEN_PREFIX.len() + 8],
+            role: role.as_str(),
+            tenant_id: tenant_id.as_deref(),
+            label,
+        },
+    )
+    .await
+    .context("Failed to store the new token")?;
+    Ok(NewToken {
+        id,
+        secret,
+        role,
+        tenant_id,
+    })
+}
+
+/// Revokes the token whose text, id or prefix is `which`. Returns how many were revoked.
+pub async fn revoke(pool: &PgPool, which: &str) -> Result<u64, ServiceError> {
+    let revoked = if let Ok(id) = Uuid::parse_str(which) {
+        store::tokens::revoke_by_id(pool, id).await
+    } else {
+        store::tokens::revoke_by_hash(pool, &hash_token(which)).await
+    }
+    .context("Failed to revoke the token")?;
+    if revoked == 0 {
+        return Err(ServiceError::NotFound);
+    }
+    Ok(revoked)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_from_their_names_only() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("root".parse::<Role>().unwrap_err().contains("root"));
+    }
+
+    #[test]
+    fn a_token_hash_is_sha256_of_its_text() {
+        let digest = hash_token("abc");
+        assert_eq!(
+            hex(&digest),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
