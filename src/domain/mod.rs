@@ -1,7 +1,9 @@
 //! Pure domain types and rules, shared by the server and the browser. No IO here.
 
+pub mod assignment;
 mod errors;
 mod experiment;
+pub mod stats;
 mod status;
 
 pub use errors::FieldError;

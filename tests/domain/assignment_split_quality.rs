@@ -1,0 +1,149 @@
+//! Split quality over 1,000,000 synthetic unit ids: chi-square goodness of fit (p > 0.001).
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::common::{chi2_p_value, chi2_p_value_wilson_hilferty, chi2_stat};
+use verdict::domain::assignment::{
+    Allocation, BUCKETS, Variant, assign, bucket, bucket_ranges, choose, in_rollout,
+};
+
+const USERS: u32 = 1_000_000;
+const SALT: &str = "5f3a9c0e7b1d4a86";
+const ALPHA: f64 = 0.001;
+
+/// Buckets of `user-0 .. user-999999` under `SALT`, computed once and shared by the tests.
+fn buckets() -> &'static [u16] {
+    static CELL: OnceLock<Vec<u16>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let start = Instant::now();
+        let v: Vec<u16> = (0..USERS)
+            .map(|i| bucket(SALT, &format!("user-{i}")))
+            .collect();
+        eprintln!("hashed {USERS} ids in {:?}", start.elapsed());
+        v
+    })
+}
+
+#[test]
+fn p_value_implementation_is_sane() {
+    // Known critical values: chi2(0.95; df) for df = 1, 2, 10 and chi2(0.999; 1).
+    for (stat, df, p) in [
+        (3.841_458_820_694_124, 1.0, 0.05),
+        (5.991_464_547_107_979, 2.0, 0.05),
+        (18.307_038_053_275_146, 10.0, 0.05),
+        (10.827_566_170_662_733, 1.0, 0.001),
+        (0.0, 3.0, 1.0),
+    ] {
+        let got = chi2_p_value(stat, df);
+        assert!((got - p).abs() < 1e-9, "df {df}: {got} vs {p}");
+    }
+    // For large df, the exact value and Wilson–Hilferty agree closely.
+    for stat in [9_800.0, 10_000.0, 10_300.0, 10_500.0] {
+        let exact = chi2_p_value(stat, 9_999.0);
+        let wh = chi2_p_value_wilson_hilferty(stat, 9_999.0);
+        assert!((exact - wh).abs() < 1e-3, "{stat}: {exact} vs {wh}");
+    }
+}
+
+fn split_test(alloc: Allocation) {
+    let [(c0, c1), (t0, t1)] = bucket_ranges(alloc);
+    let mut counts = [0u64; 3]; // control, treatment, excluded
+    for &b in buckets() {
+        let slot = match choose(b, alloc) {
+            Some(Variant::Control) => 0,
+            Some(Variant::Treatment) => 1,
+            None => 2,
+        };
+        counts[slot] += 1;
+    }
+    let total = f64::from(BUCKETS);
+    let pc = f64::from(c1 - c0) / total;
+    let pt = f64::from(t1 - t0) / total;
+    let pe = 1.0 - pc - pt;
+    let (observed, probs): (Vec<u64>, Vec<f64>) = if pe.abs() < 1e-12 {
+        assert_eq!(counts[2], 0, "full allocation excludes nobody");
+        (vec![counts[0], counts[1]], vec![pc, pt])
+    } else {
+        (counts.to_vec(), vec![pc, pt, pe])
+    };
+    let df = (observed.len() - 1) as f64;
+    let stat = chi2_stat(&observed, &probs);
+    let p = chi2_p_value(stat, df);
+    eprintln!("{alloc:?}: counts {counts:?} chi2 {stat:.3} df {df} p {p:.4}");
+    assert!(
+        p > ALPHA,
+        "{alloc:?}: p = {p} (chi2 {stat}, counts {counts:?})"
+    );
+}
+
+#[test]
+fn split_50_50() {
+    split_test(Allocation::new(50, 50));
+}
+
+#[test]
+fn split_90_10() {
+    split_test(Allocation::new(90, 10));
+}
+
+#[test]
+fn split_10_20_with_70_percent_excluded() {
+    split_test(Allocation::new(10, 20));
+}
+
+#[test]
+fn buckets_are_uniform() {
+    let mut per_bucket = vec![0u64; usize::from(BUCKETS)];
+    let mut per_percent = vec![0u64; 100];
+    for &b in buckets() {
+        per_bucket[usize::from(b)] += 1;
+        per_percent[usize::from(b / 100)] += 1;
+    }
+    let stat = chi2_stat(
+        &per_bucket,
+        &vec![1.0 / f64::from(BUCKETS); per_bucket.len()],
+    );
+    let p = chi2_p_value(stat, f64::from(BUCKETS - 1));
+    let p_wh = chi2_p_value_wilson_hilferty(stat, f64::from(BUCKETS - 1));
+    eprintln!("10000 buckets: chi2 {stat:.1} p {p:.4} (Wilson–Hilferty {p_wh:.4})");
+    assert!(p > ALPHA && p_wh > ALPHA);
+    let stat = chi2_stat(&per_percent, &[0.01; 100]);
+    let p = chi2_p_value(stat, 99.0);
+    eprintln!("100 percent-buckets: chi2 {stat:.1} p {p:.4}");
+    assert!(p > ALPHA);
+}
+
+#[test]
+fn split_quality_with_random_looking_ids_and_rollout() {
+    // A second id population (UUID-like hex), 200k ids, through the public `assign` and
+    // `in_rollout` paths.
+    let n = 200_000u64;
+    let mut state = 0x1234_5678_9ABC_DEF0u64;
+    let mut counts = [0u64; 3];
+    let mut rollout = [0u64; 2];
+    let alloc = Allocation::new(10, 20);
+    for _ in 0..n {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let id = format!(
+            "{:08x}-{:04x}-{:04x}",
+            z >> 32,
+            (z >> 16) & 0xffff,
+            z & 0xffff
+        );
+        counts[match assign("0a1b2c3d", &id, alloc) {
+            Some(Variant::Control) => 0,
+            Some(Variant::Treatment) => 1,
+            None => 2,
+        }] += 1;
+        rollout[usize::from(in_rollout("0a1b2c3d", &id, 35))] += 1;
+    }
+    let p = chi2_p_value(chi2_stat(&counts, &[0.1, 0.2, 0.7]), 2.0);
+    assert!(p > ALPHA, "assign: p {p}, {counts:?}");
+    let p = chi2_p_value(chi2_stat(&rollout, &[0.65, 0.35]), 1.0);
+    assert!(p > ALPHA, "rollout: p {p}, {rollout:?}");
+}
