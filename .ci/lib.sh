@@ -133,6 +133,16 @@ print(u.urlunsplit((p.scheme, p.netloc, "/" + db, p.query, p.fragment)))
 PY
 }
 
+# Creates the database of URL $1 when its server lacks it.
+ensure_database() {
+  local url="$1" name admin
+  name="$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).path.lstrip("/"))' "$url")"
+  admin="$(database_url_for "$url" postgres)"
+  if [ -z "$(psql "$admin" -tAq -c "select 1 from pg_database where datname = '$name'")" ]; then
+    psql "$admin" -q -v ON_ERROR_STOP=1 -c "create database \"$name\""
+  fi
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

@@ -1,8 +1,9 @@
 //! The `verdict` command: serve (default), migrate, token create/revoke, demo.
 
 use clap::{Parser, Subcommand};
+use verdict::domain::Role;
 use verdict::server::{self, Application, Settings, db};
-use verdict::service::tokens::{self, Role};
+use verdict::service::tokens;
 
 #[derive(Parser)]
 #[command(

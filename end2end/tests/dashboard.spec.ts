@@ -1,7 +1,14 @@
 import { expect, test } from "@playwright/test";
 import { DashboardPage } from "./pages/dashboard";
+import { LoginPage, adminToken } from "./pages/login";
 
-// .ci/test seeds the e2e database with one active and two draft experiments.
+// .ci/test seeds the e2e database with one active and two draft experiments and makes a
+// super_admin token (E2E_TOKEN).
+
+test.beforeEach(async ({ page }) => {
+  await new LoginPage(page).signIn(adminToken());
+  await expect(page).toHaveURL(/\/$/);
+});
 
 test("the dashboard shows counts per tab, read from the database", async ({ page }) => {
   const dashboard = new DashboardPage(page);
@@ -34,6 +41,17 @@ test("after hydration, a tab click asks the server and shows that tab's experime
 
   await dashboard.tab("Completed").click();
   await expect(dashboard.list).toContainText("No experiment has completed yet.");
+});
+
+test("the top bar names the signed-in token, and sign-out ends the session", async ({ page }) => {
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto();
+  await dashboard.waitForHydration();
+  await expect(page.getByTestId("who")).toContainText("super_admin");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/login$/);
 });
 
 test("the page is server-rendered: without WASM it shows data but never hydrates", async ({ page }) => {

@@ -1,6 +1,7 @@
 //! Server-side glue shared by the server functions.
 
 use super::ApiError;
+use crate::domain::Principal;
 use crate::server::AppState;
 use crate::service::ServiceError;
 use leptos::prelude::*;
@@ -11,6 +12,32 @@ pub(crate) fn state() -> Result<AppState, ApiError> {
         tracing::error!("AppState missing from the server function context");
         ApiError::Internal
     })
+}
+
+/// The request's headers (provided by leptos_axum for server functions and SSR).
+pub(crate) fn headers() -> axum::http::HeaderMap {
+    use_context::<axum::http::request::Parts>()
+        .map(|parts| parts.headers)
+        .unwrap_or_default()
+}
+
+/// The state and the authenticated caller of this server function.
+pub(crate) async fn caller() -> Result<(AppState, Principal), ApiError> {
+    let state = state()?;
+    let who = crate::server::auth::principal(&state.pool, &headers())
+        .await
+        .map_err(ApiError::from)?;
+    Ok((state, who))
+}
+
+/// Adds a header to the server function's response.
+pub(crate) fn set_header(name: axum::http::HeaderName, value: &str) {
+    if let (Some(options), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::HeaderValue::from_str(value),
+    ) {
+        options.append_header(name, value);
+    }
 }
 
 /// Turns a service result into the server function's answer. The HTTP status of an error

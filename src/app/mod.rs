@@ -4,6 +4,7 @@
 mod components;
 mod pages;
 
+use components::RequireAuth;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
@@ -28,7 +29,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The app: layout and routes.
+/// The app: layout and routes. Every page but the sign-in page needs a signed-in user.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -41,17 +42,13 @@ pub fn App() -> impl IntoView {
         <Title text="Verdict" />
         <Router>
             <div class="layout" data-hydrated=move || hydrated.get().to_string()>
-                <header class="topbar">
-                    <a class="brand" href="/">
-                        "Verdict"
-                    </a>
-                    <span class="brand-sub">"A/B testing for AI features"</span>
-                </header>
-                <main class="content">
-                    <Routes fallback=pages::NotFound>
-                        <Route path=path!("/") view=pages::Dashboard />
-                    </Routes>
-                </main>
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/login") view=pages::Login />
+                    <Route
+                        path=path!("/")
+                        view=|| view! { <RequireAuth>{|| view! { <pages::Dashboard /> }}</RequireAuth> }
+                    />
+                </Routes>
             </div>
         </Router>
     }

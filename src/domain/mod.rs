@@ -1,11 +1,13 @@
 //! Pure domain types and rules, shared by the server and the browser. No IO here.
 
 pub mod assignment;
+mod auth;
 mod errors;
-mod experiment;
+pub mod experiment;
 pub mod stats;
 mod status;
 
+pub use auth::{Principal, Role};
 pub use errors::FieldError;
 pub use experiment::ExperimentListItem;
 pub use status::{ExperimentStatus, StatusCounts, UnknownStatus};

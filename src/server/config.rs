@@ -8,6 +8,8 @@ pub struct Settings {
     pub database_url: String,
     /// `LEPTOS_SITE_ADDR`: where the server listens.
     pub addr: SocketAddr,
+    /// `VERDICT_REQUIRE_APPROVAL` (`true`/`1`): starting needs a super_admin's approval.
+    pub require_approval: bool,
 }
 
 /// Used when `DATABASE_URL` is not set: the machine's own PostgreSQL.
@@ -29,6 +31,18 @@ impl Settings {
         let addr = addr_text.parse().with_context(|| {
             format!("LEPTOS_SITE_ADDR={addr_text:?} is not an address like 127.0.0.1:3000")
         })?;
-        Ok(Self { database_url, addr })
+        let require_approval = match std::env::var("VERDICT_REQUIRE_APPROVAL") {
+            Err(_) => false,
+            Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "" | "0" | "false" | "no" | "off" => false,
+                "1" | "true" | "yes" | "on" => true,
+                other => anyhow::bail!("VERDICT_REQUIRE_APPROVAL={other:?} is not true or false"),
+            },
+        };
+        Ok(Self {
+            database_url,
+            addr,
+            require_approval,
+        })
     }
 }

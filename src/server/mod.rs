@@ -1,8 +1,10 @@
 //! The HTTP server: configuration, state, start-up, routes.
 
+pub mod auth;
 mod config;
 pub mod db;
 mod health;
+pub mod rest;
 mod server_fn_status;
 mod state;
 pub mod telemetry;
@@ -45,6 +47,7 @@ impl Application {
         let state = AppState {
             leptos_options,
             pool,
+            require_approval: settings.require_approval,
         };
         Ok(Self {
             listener,
@@ -75,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(health::healthz))
+        .merge(rest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(server_fn_status::from_error_body))

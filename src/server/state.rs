@@ -7,4 +7,6 @@ use sqlx::PgPool;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
+    /// `VERDICT_REQUIRE_APPROVAL`: experiments must be approved before they start.
+    pub require_approval: bool,
 }

@@ -1,24 +1,567 @@
-use super::ServiceError;
-use crate::domain::{ExperimentListItem, ExperimentStatus, StatusCounts};
-use crate::store;
-use anyhow::Context;
-use sqlx::PgPool;
+//! Managing experiments: create, read, edit, the lifecycle, approval and deployment.
+//! Every change and its audit row are written in one transaction.
 
-/// How many experiments are in each status.
-#[tracing::instrument(skip_all)]
-pub async fn counts(pool: &PgPool) -> Result<StatusCounts, ServiceError> {
-    Ok(store::experiments::count_by_status(pool)
-        .await
-        .context("Failed to count experiments by status")?)
+use super::ServiceError;
+use crate::domain::assignment::{Allocation, Variant};
+use crate::domain::experiment::{
+    Action, ArmSummary, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput,
+    ExperimentListItem, ResultsSummary, SYSTEM_TENANT, may_overlap,
+};
+use crate::domain::{ExperimentStatus, FieldError, Principal, Role, StatusCounts};
+use crate::store;
+use crate::store::experiments::StoredExperiment;
+use anyhow::Context;
+use chrono::Utc;
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+fn require_read(who: &Principal) -> Result<(), ServiceError> {
+    if who.can_read() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
 }
 
-/// The experiments in any of `statuses` (all when empty), newest first.
-#[tracing::instrument(skip_all)]
+fn require_manage(who: &Principal) -> Result<(), ServiceError> {
+    if who.can_manage() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+/// The tenant a listing is limited to: a tenant's own, or the filter a super_admin gives.
+fn tenant_scope<'a>(who: &'a Principal, filter: Option<&'a str>) -> Option<&'a str> {
+    if who.role == Role::SuperAdmin {
+        filter
+    } else {
+        Some(who.tenant_id.as_deref().unwrap_or(""))
+    }
+}
+
+/// Loads an experiment the caller may see (others' are not found).
+async fn load_visible(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+) -> Result<StoredExperiment, ServiceError> {
+    let stored = store::experiments::get(pool, id)
+        .await
+        .context("Failed to load the experiment")?
+        .ok_or(ServiceError::NotFound)?;
+    if !who.can_see(&stored.experiment.tenant_id) {
+        return Err(ServiceError::NotFound);
+    }
+    Ok(stored)
+}
+
+/// Loads and locks an experiment the caller may see, in a transaction.
+async fn lock_visible(
+    conn: &mut PgConnection,
+    who: &Principal,
+    id: Uuid,
+) -> Result<StoredExperiment, ServiceError> {
+    let stored = store::experiments::get_for_update(conn, id)
+        .await
+        .context("Failed to load the experiment")?
+        .ok_or(ServiceError::NotFound)?;
+    if !who.can_see(&stored.experiment.tenant_id) {
+        return Err(ServiceError::NotFound);
+    }
+    Ok(stored)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The fields of `after` that differ from `before`, as (before, after) objects.
+fn changes(before: &Experiment, after: &Experiment) -> (Value, Value) {
+    let (Value::Object(b), Value::Object(a)) = (to_json(before), to_json(after)) else {
+        return (Value::Null, Value::Null);
+    };
+    let mut old = serde_json::Map::new();
+    let mut new = serde_json::Map::new();
+    for (key, value) in &a {
+        if matches!(key.as_str(), "updatedAt" | "version") {
+            continue;
+        }
+        if b.get(key) != Some(value) {
+            old.insert(key.clone(), b.get(key).cloned().unwrap_or(Value::Null));
+            new.insert(key.clone(), value.clone());
+        }
+    }
+    (Value::Object(old), Value::Object(new))
+}
+
+/// Saves `after` (a changed copy of `before`) with its audit row; commits.
+async fn save(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    who: &Principal,
+    action: &str,
+    before: &Experiment,
+    after: &Experiment,
+) -> Result<Experiment, ServiceError> {
+    let saved = store::experiments::update(&mut tx, after)
+        .await
+        .context("Failed to save the experiment")?;
+    let (old, new) = changes(before, &saved);
+    store::audit::insert(
+        &mut tx,
+        &saved.tenant_id,
+        saved.id,
+        &who.actor,
+        action,
+        Some(old),
+        Some(new),
+    )
+    .await
+    .context("Failed to write the audit log")?;
+    tx.commit().await.context("Failed to commit")?;
+    Ok(saved)
+}
+
+fn new_salt() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Creates a draft. A super_admin may name any tenant (default "system"); others create in
+/// their own tenant.
+#[tracing::instrument(skip_all, fields(actor = %who.actor))]
+pub async fn create(
+    pool: &PgPool,
+    who: &Principal,
+    input: ExperimentInput,
+) -> Result<Experiment, ServiceError> {
+    require_manage(who)?;
+    let requested = input.tenant_id.as_deref().map(str::trim);
+    let tenant_id = match (who.role, requested, who.tenant_id.as_deref()) {
+        (Role::SuperAdmin, Some(t), _) if !t.is_empty() && t.len() <= 200 => t.to_owned(),
+        (Role::SuperAdmin, Some(_), _) => {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "tenantId",
+                "must have 1 to 200 characters",
+            )]));
+        }
+        (Role::SuperAdmin, None, own) => own.unwrap_or(SYSTEM_TENANT).to_owned(),
+        (_, Some(t), Some(own)) if t != own => {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "tenantId",
+                format!("you may only create experiments in your tenant {own:?}"),
+            )]));
+        }
+        (_, _, Some(own)) => own.to_owned(),
+        (_, _, None) => return Err(ServiceError::Forbidden),
+    };
+    let spec = input.parse().map_err(ServiceError::Invalid)?;
+    let now = Utc::now();
+    let experiment = Experiment {
+        id: Uuid::now_v7(),
+        tenant_id,
+        spec,
+        status: ExperimentStatus::Draft,
+        start_date: None,
+        end_date: None,
+        results: None,
+        winner: None,
+        created_by: who.actor.clone(),
+        approved_by: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let mut tx = pool.begin().await.context("Failed to begin")?;
+    store::experiments::insert(&mut tx, &experiment, &new_salt())
+        .await
+        .context("Failed to insert the experiment")?;
+    store::audit::insert(
+        &mut tx,
+        &experiment.tenant_id,
+        experiment.id,
+        &who.actor,
+        "create",
+        None,
+        Some(to_json(&experiment)),
+    )
+    .await
+    .context("Failed to write the audit log")?;
+    tx.commit().await.context("Failed to commit")?;
+    Ok(experiment)
+}
+
+/// One experiment.
+pub async fn get(pool: &PgPool, who: &Principal, id: Uuid) -> Result<Experiment, ServiceError> {
+    require_read(who)?;
+    Ok(load_visible(pool, who, id).await?.experiment)
+}
+
+/// How many experiments the caller sees in each status.
+pub async fn counts(
+    pool: &PgPool,
+    who: &Principal,
+    tenant: Option<&str>,
+) -> Result<StatusCounts, ServiceError> {
+    require_read(who)?;
+    Ok(
+        store::experiments::count_by_status(pool, tenant_scope(who, tenant))
+            .await
+            .context("Failed to count experiments by status")?,
+    )
+}
+
+/// The experiments the caller sees in any of `statuses` (all when empty), newest first.
 pub async fn list(
     pool: &PgPool,
+    who: &Principal,
     statuses: &[ExperimentStatus],
+    tenant: Option<&str>,
 ) -> Result<Vec<ExperimentListItem>, ServiceError> {
-    Ok(store::experiments::list_by_status(pool, statuses)
+    require_read(who)?;
+    Ok(
+        store::experiments::list(pool, statuses, tenant_scope(who, tenant))
+            .await
+            .context("Failed to list experiments")?,
+    )
+}
+
+/// Edits an experiment. A draft may change in everything but its tenant; once started only
+/// name, description and hypothesis may change, and the share of traffic may grow at the
+/// same control:treatment ratio while it is live (no assigned user changes variant).
+/// Changing variants or allocation clears an approval.
+#[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id))]
+pub async fn update(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+    patch: ExperimentInput,
+) -> Result<Experiment, ServiceError> {
+    require_manage(who)?;
+    let mut tx = pool.begin().await.context("Failed to begin")?;
+    let before = lock_visible(&mut tx, who, id).await?.experiment;
+    let mut errors = Vec::new();
+    if let Some(t) = &patch.tenant_id
+        && t != &before.tenant_id
+    {
+        errors.push(FieldError::new("tenantId", "cannot change"));
+    }
+    if !before.status.is_editable() {
+        let allocation_allowed = before.status.is_live();
+        for field in patch.fields_set() {
+            let editable = matches!(field, "name" | "description" | "hypothesis" | "tenantId")
+                || (field == "allocation" && allocation_allowed);
+            if !editable {
+                errors.push(FieldError::new(
+                    field,
+                    format!(
+                        "cannot change once the experiment has started (it is {})",
+                        before.status
+                    ),
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ServiceError::Invalid(errors));
+    }
+    let spec = ExperimentInput::from_spec(&before.spec)
+        .overlay(patch)
+        .parse()
+        .map_err(ServiceError::Invalid)?;
+    if !before.status.is_editable() && spec.allocation != before.spec.allocation {
+        check_ramp(before.spec.allocation, spec.allocation)?;
+    }
+    let mut after = before.clone();
+    let variants_changed = spec.control != before.spec.control
+        || spec.treatment != before.spec.treatment
+        || spec.allocation != before.spec.allocation;
+    after.spec = spec;
+    if variants_changed {
+        after.approved_by = None;
+    }
+    save(tx, who, "update", &before, &after).await
+}
+
+/// A live experiment's allocation may only grow, at the same control:treatment ratio.
+fn check_ramp(old: Allocation, new: Allocation) -> Result<(), ServiceError> {
+    let same_ratio = u32::from(old.control) * u32::from(new.treatment)
+        == u32::from(old.treatment) * u32::from(new.control);
+    if !same_ratio || new.control < old.control {
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "allocation",
+            format!(
+                "a running experiment's traffic may only grow at the same control:treatment ratio \
+                 ({}:{}), so no user changes variant",
+                old.control, old.treatment
+            ),
+        )]));
+    }
+    Ok(())
+}
+
+/// Start, pause, resume, stop or cancel. Refused with `Conflict` when the status does not
+/// allow it. Two concurrent calls: one wins, the other sees the new status.
+#[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id, action = %action))]
+pub async fn transition(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+    action: Action,
+    require_approval: bool,
+) -> Result<Experiment, ServiceError> {
+    require_manage(who)?;
+    let mut tx = pool.begin().await.context("Failed to begin")?;
+    // Peek at the target first so that the target lock is always taken before the row lock.
+    let target = store::experiments::get(&mut *tx, id)
         .await
-        .context("Failed to list experiments")?)
+        .context("Failed to load the experiment")?
+        .ok_or(ServiceError::NotFound)?;
+    if action == Action::Start {
+        store::experiments::lock_target(
+            &mut tx,
+            target.experiment.spec.target_type,
+            &target.experiment.spec.target_id,
+        )
+        .await
+        .context("Failed to lock the target")?;
+    }
+    let before = lock_visible(&mut tx, who, id).await?.experiment;
+    let next = before
+        .status
+        .apply(action)
+        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+    let mut after = before.clone();
+    after.status = next;
+    let now = Utc::now();
+    match action {
+        Action::Start => {
+            if require_approval && before.approved_by.is_none() {
+                return Err(ServiceError::Conflict(
+                    "this experiment needs approval before it starts: a super_admin other than \
+                     its creator must approve it (POST …/approve)"
+                        .into(),
+                ));
+            }
+            let live = store::experiments::live_on_target(
+                &mut tx,
+                before.spec.target_type,
+                &before.spec.target_id,
+                before.id,
+            )
+            .await
+            .context("Failed to look for overlapping experiments")?;
+            if let Some(other) = live.iter().find(|o| {
+                may_overlap(
+                    &before.tenant_id,
+                    &before.spec.targeting,
+                    &o.tenant_id,
+                    &o.spec.targeting,
+                )
+            }) {
+                return Err(ServiceError::Conflict(format!(
+                    "experiment {:?} ({}) is already {} on {} {:?} for overlapping traffic; \
+                     stop it first",
+                    other.spec.name,
+                    other.id,
+                    other.status,
+                    before.spec.target_type,
+                    before.spec.target_id
+                )));
+            }
+            after.start_date = Some(now);
+        }
+        Action::Stop | Action::Cancel => after.end_date = Some(now),
+        _ => {}
+    }
+    save(tx, who, action.as_str(), &before, &after).await
+}
+
+/// Ends the experiment with `winner` declared.
+#[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id))]
+pub async fn declare_winner(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+    winner: Variant,
+) -> Result<Experiment, ServiceError> {
+    require_manage(who)?;
+    let mut tx = pool.begin().await.context("Failed to begin")?;
+    let before = lock_visible(&mut tx, who, id).await?.experiment;
+    let next = before
+        .status
+        .apply(Action::DeclareWinner)
+        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+    let mut after = before.clone();
+    after.status = next;
+    after.winner = Some(winner);
+    after.end_date = Some(Utc::now());
+    save(tx, who, "declare_winner", &before, &after).await
+}
+
+/// Approves an experiment (spec: approvedBy). Only a super_admin other than its creator.
+#[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id))]
+pub async fn approve(pool: &PgPool, who: &Principal, id: Uuid) -> Result<Experiment, ServiceError> {
+    if !who.can_approve() {
+        return Err(ServiceError::Forbidden);
+    }
+    let mut tx = pool.begin().await.context("Failed to begin")?;
+    let before = lock_visible(&mut tx, who, id).await?.experiment;
+    if before.created_by == who.actor {
+        return Err(ServiceError::Conflict(
+            "the creator of an experiment cannot approve it; ask another super_admin".into(),
+        ));
+    }
+    if !matches!(
+        before.status,
+        ExperimentStatus::Draft | ExperimentStatus::Active | ExperimentStatus::Paused
+    ) {
+        return Err(ServiceError::Conflict(format!(
+            "cannot approve an experiment that is {}",
+            before.status
+        )));
+    }
+    let mut after = before.clone();
+    after.approved_by = Some(who.actor.clone());
+    save(tx, who, "approve", &before, &after).await
+}
+
+/// Rolls the winner out to a share of users. Deploying again with a higher percentage
+/// widens the rollout; it never narrows.
+#[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id))]
+pub async fn deploy_winner(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+    request: DeployRequest,
+) -> Result<(Experiment, Deployment), ServiceError> {
+    require_manage(who)?;
+    let pct = request.rollout_percentage.unwrap_or(100.0);
+    if !pct.is_finite() || pct.fract() != 0.0 || !(1.0..=100.0).contains(&pct) {
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "rolloutPercentage",
+            "must be a whole number from 1 to 100",
+        )]));
+    }
+    let notes = request.notes.unwrap_or_default();
+    if notes.chars().count() > 10_000 {
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "notes",
+            "must have at most 10000 characters",
+        )]));
+    }
+    let mut tx = pool.begin().await.context("Failed to begin")?;
+    let StoredExperiment {
+        experiment: before,
+        salt,
+    } = lock_visible(&mut tx, who, id).await?;
+    let next = before
+        .status
+        .apply(Action::DeployWinner)
+        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+    if let Some(declared) = before.winner
+        && declared != request.winner
+    {
+        return Err(ServiceError::Conflict(format!(
+            "the declared winner is {declared}, not {}",
+            request.winner
+        )));
+    }
+    let previous = store::deployments::for_experiment(&mut *tx, id)
+        .await
+        .context("Failed to load deployments")?;
+    let pct = pct as u8;
+    if let Some(last) = previous.first()
+        && pct < last.rollout_percentage
+    {
+        return Err(ServiceError::Conflict(format!(
+            "the winner is already rolled out to {}%; a rollout only widens",
+            last.rollout_percentage
+        )));
+    }
+    let deployment = Deployment {
+        id: Uuid::now_v7(),
+        experiment_id: before.id,
+        tenant_id: before.tenant_id.clone(),
+        target_type: before.spec.target_type.as_str().to_owned(),
+        target_id: before.spec.target_id.clone(),
+        winner: request.winner,
+        configuration: before.configuration(request.winner).clone(),
+        rollout_percentage: pct,
+        notes,
+        deployed_by: who.actor.clone(),
+        deployed_at: Utc::now(),
+    };
+    store::deployments::insert(&mut tx, &deployment, &salt)
+        .await
+        .context("Failed to record the deployment")?;
+    let mut after = before.clone();
+    after.status = next;
+    after.winner = Some(request.winner);
+    let saved = store::experiments::update(&mut tx, &after)
+        .await
+        .context("Failed to save the experiment")?;
+    store::audit::insert(
+        &mut tx,
+        &saved.tenant_id,
+        saved.id,
+        &who.actor,
+        "deploy_winner",
+        Some(json!({"status": before.status, "rolloutPercentage": previous.first().map(|d| d.rollout_percentage)})),
+        Some(json!({"status": saved.status, "winner": request.winner, "rolloutPercentage": pct, "notes": deployment.notes})),
+    )
+    .await
+    .context("Failed to write the audit log")?;
+    tx.commit().await.context("Failed to commit")?;
+    Ok((saved, deployment))
+}
+
+/// The deployments of an experiment, newest first.
+pub async fn deployments(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+) -> Result<Vec<Deployment>, ServiceError> {
+    require_read(who)?;
+    load_visible(pool, who, id).await?;
+    Ok(store::deployments::for_experiment(pool, id)
+        .await
+        .context("Failed to load deployments")?)
+}
+
+/// The audit log of an experiment, oldest first.
+pub async fn audit(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+) -> Result<Vec<AuditEntry>, ServiceError> {
+    require_read(who)?;
+    load_visible(pool, who, id).await?;
+    Ok(store::audit::for_experiment(pool, id)
+        .await
+        .context("Failed to load the audit log")?)
+}
+
+/// Users per arm of an experiment.
+pub async fn results(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+) -> Result<ResultsSummary, ServiceError> {
+    require_read(who)?;
+    let e = load_visible(pool, who, id).await?.experiment;
+    let (control, treatment) = store::experiments::assignment_counts(pool, id)
+        .await
+        .context("Failed to count assignments")?;
+    Ok(ResultsSummary {
+        experiment_id: e.id,
+        name: e.spec.name,
+        status: e.status,
+        control: ArmSummary { samples: control },
+        treatment: ArmSummary { samples: treatment },
+    })
 }

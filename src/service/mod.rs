@@ -1,6 +1,8 @@
 //! Use cases, shared by the server functions, the REST routes, the CLI and background jobs.
-//! Each takes its dependencies explicitly (`&PgPool`, …) so tests can call it directly.
+//! Each takes its dependencies explicitly (`&PgPool`, …) so tests can call it directly, and
+//! the caller (`&Principal`) whose rights it enforces.
 
+pub mod auth;
 pub mod experiments;
 pub mod tokens;
 

@@ -1,56 +1,13 @@
 //! API tokens: created by the CLI, stored as a SHA-256 hash, shown once.
 
 use super::ServiceError;
-use crate::domain::FieldError;
+use crate::domain::{FieldError, Role};
 use crate::store;
 use anyhow::Context;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
-use std::fmt;
-use std::str::FromStr;
 use uuid::Uuid;
-
-/// What a token may do (enforced by the API; see README "Auth").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    SuperAdmin,
-    Admin,
-    Viewer,
-    Service,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::SuperAdmin, Role::Admin, Role::Viewer, Role::Service];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::SuperAdmin => "super_admin",
-            Role::Admin => "admin",
-            Role::Viewer => "viewer",
-            Role::Service => "service",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown role {s:?}; expected super_admin, admin, viewer or service")
-            })
-    }
-}
 
 /// A token as it was just created: the secret is only ever in this value.
 #[derive(Debug)]
@@ -140,14 +97,6 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn roles_parse_from_their_names_only() {
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
-        }
-        assert!("root".parse::<Role>().unwrap_err().contains("root"));
-    }
 
     #[test]
     fn a_token_hash_is_sha256_of_its_text() {

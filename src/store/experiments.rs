@@ -1,21 +1,333 @@
-use crate::domain::{ExperimentListItem, ExperimentStatus, StatusCounts};
+use crate::domain::assignment::{Allocation, Targeting, Variant};
+use crate::domain::experiment::{
+    Experiment, ExperimentListItem, ExperimentSpec, Metric, Operator, SuccessCriteria, TargetType,
+    VariantConfig,
+};
+use crate::domain::{ExperimentStatus, StatusCounts};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use serde_json::{Map, Value};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
-/// How many experiments are in each status (all tenants).
-pub async fn count_by_status(pool: &PgPool) -> sqlx::Result<StatusCounts> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("select status, count(*) from experiments group by status")
-            .fetch_all(pool)
-            .await?;
+fn decode<E: std::error::Error + Send + Sync + 'static>(e: E) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+fn decode_msg(msg: String) -> sqlx::Error {
+    sqlx::Error::Decode(msg.into())
+}
+
+const COLUMNS: &str = "tenant_id, id, name, description, hypothesis, target_type, target_id,
+    control_name, control_config, treatment_name, treatment_config, alloc_control,
+    alloc_treatment, targeting, primary_metric, success_metric, success_operator,
+    success_threshold, confidence_level, secondary_metrics, auto_pause_on_guardrail, status,
+    start_date, end_date, min_duration_days, min_samples_per_variant, results, winner,
+    created_by, approved_by, salt, version, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct ExperimentRow {
+    tenant_id: String,
+    id: Uuid,
+    name: String,
+    description: String,
+    hypothesis: String,
+    target_type: String,
+    target_id: String,
+    control_name: String,
+    control_config: Value,
+    treatment_name: String,
+    treatment_config: Value,
+    alloc_control: i16,
+    alloc_treatment: i16,
+    targeting: Value,
+    primary_metric: String,
+    success_metric: String,
+    success_operator: String,
+    success_threshold: f64,
+    confidence_level: f64,
+    secondary_metrics: Vec<String>,
+    auto_pause_on_guardrail: bool,
+    status: String,
+    start_date: Option<DateTime<Utc>>,
+    end_date: Option<DateTime<Utc>>,
+    min_duration_days: i32,
+    min_samples_per_variant: i32,
+    results: Option<Value>,
+    winner: Option<String>,
+    created_by: String,
+    approved_by: Option<String>,
+    salt: String,
+    version: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn variant_of(name: &str) -> sqlx::Result<Variant> {
+    match name {
+        "control" => Ok(Variant::Control),
+        "treatment" => Ok(Variant::Treatment),
+        other => Err(decode_msg(format!("unknown variant {other:?}"))),
+    }
+}
+
+impl ExperimentRow {
+    fn into_domain(self) -> sqlx::Result<(Experiment, String)> {
+        let spec = ExperimentSpec {
+            name: self.name,
+            description: self.description,
+            hypothesis: self.hypothesis,
+            target_type: self.target_type.parse::<TargetType>().map_err(decode_msg)?,
+            target_id: self.target_id,
+            control: VariantConfig {
+                name: self.control_name,
+                configuration: object(self.control_config),
+            },
+            treatment: VariantConfig {
+                name: self.treatment_name,
+                configuration: object(self.treatment_config),
+            },
+            allocation: Allocation::new(
+                u8::try_from(self.alloc_control).map_err(decode)?,
+                u8::try_from(self.alloc_treatment).map_err(decode)?,
+            ),
+            targeting: serde_json::from_value::<Targeting>(self.targeting).map_err(decode)?,
+            primary_metric: self.primary_metric.parse::<Metric>().map_err(decode)?,
+            success_criteria: SuccessCriteria {
+                metric: self.success_metric.parse::<Metric>().map_err(decode)?,
+                operator: Operator::from_symbol(&self.success_operator)
+                    .ok_or_else(|| decode_msg(format!("operator {}", self.success_operator)))?,
+                threshold: self.success_threshold,
+                confidence_level: self.confidence_level,
+            },
+            secondary_metrics: self
+                .secondary_metrics
+                .iter()
+                .map(|m| m.parse::<Metric>().map_err(decode))
+                .collect::<sqlx::Result<_>>()?,
+            min_duration: u16::try_from(self.min_duration_days).map_err(decode)?,
+            min_samples_per_variant: u32::try_from(self.min_samples_per_variant).map_err(decode)?,
+            auto_pause_on_guardrail: self.auto_pause_on_guardrail,
+        };
+        let experiment = Experiment {
+            id: self.id,
+            tenant_id: self.tenant_id,
+            spec,
+            status: self.status.parse().map_err(decode)?,
+            start_date: self.start_date,
+            end_date: self.end_date,
+            results: self.results,
+            winner: self.winner.as_deref().map(variant_of).transpose()?,
+            created_by: self.created_by,
+            approved_by: self.approved_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            version: self.version,
+        };
+        Ok((experiment, self.salt))
+    }
+}
+
+/// An experiment with the salt of its assignment hash (which the API never shows).
+pub struct StoredExperiment {
+    pub experiment: Experiment,
+    pub salt: String,
+}
+
+fn stored(row: ExperimentRow) -> sqlx::Result<StoredExperiment> {
+    let (experiment, salt) = row.into_domain()?;
+    Ok(StoredExperiment { experiment, salt })
+}
+
+/// Inserts a new experiment.
+pub async fn insert(conn: &mut PgConnection, e: &Experiment, salt: &str) -> sqlx::Result<()> {
+    let s = &e.spec;
+    sqlx::query(
+        "insert into experiments (tenant_id, id, name, description, hypothesis, target_type,
+             target_id, control_name, control_config, treatment_name, treatment_config,
+             alloc_control, alloc_treatment, targeting, primary_metric, success_metric,
+             success_operator, success_threshold, confidence_level, secondary_metrics,
+             auto_pause_on_guardrail, status, min_duration_days, min_samples_per_variant,
+             created_by, salt, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27)",
+    )
+    .bind(&e.tenant_id)
+    .bind(e.id)
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(&s.hypothesis)
+    .bind(s.target_type.as_str())
+    .bind(&s.target_id)
+    .bind(&s.control.name)
+    .bind(Value::Object(s.control.configuration.clone()))
+    .bind(&s.treatment.name)
+    .bind(Value::Object(s.treatment.configuration.clone()))
+    .bind(i16::from(s.allocation.control))
+    .bind(i16::from(s.allocation.treatment))
+    .bind(serde_json::to_value(&s.targeting).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+    .bind(s.primary_metric.db_name())
+    .bind(s.success_criteria.metric.db_name())
+    .bind(s.success_criteria.operator.symbol())
+    .bind(s.success_criteria.threshold)
+    .bind(s.success_criteria.confidence_level)
+    .bind(
+        s.secondary_metrics
+            .iter()
+            .map(|m| m.db_name())
+            .collect::<Vec<_>>(),
+    )
+    .bind(s.auto_pause_on_guardrail)
+    .bind(e.status.as_str())
+    .bind(i32::from(s.min_duration))
+    .bind(i32::try_from(s.min_samples_per_variant).unwrap_or(i32::MAX))
+    .bind(&e.created_by)
+    .bind(salt)
+    .bind(e.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes every changeable column of `e` and bumps its version; returns the stored row.
+pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Experiment> {
+    let s = &e.spec;
+    let row = sqlx::query_as::<_, ExperimentRow>(&format!(
+        "update experiments set name = $2, description = $3, hypothesis = $4,
+             target_type = $5, target_id = $6, control_name = $7, control_config = $8,
+             treatment_name = $9, treatment_config = $10, alloc_control = $11,
+             alloc_treatment = $12, targeting = $13, primary_metric = $14,
+             success_metric = $15, success_operator = $16, success_threshold = $17,
+             confidence_level = $18, secondary_metrics = $19, auto_pause_on_guardrail = $20,
+             status = $21, start_date = $22, end_date = $23, min_duration_days = $24,
+             min_samples_per_variant = $25, results = $26, winner = $27, approved_by = $28,
+             version = version + 1
+         where id = $1
+         returning {COLUMNS}"
+    ))
+    .bind(e.id)
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(&s.hypothesis)
+    .bind(s.target_type.as_str())
+    .bind(&s.target_id)
+    .bind(&s.control.name)
+    .bind(Value::Object(s.control.configuration.clone()))
+    .bind(&s.treatment.name)
+    .bind(Value::Object(s.treatment.configuration.clone()))
+    .bind(i16::from(s.allocation.control))
+    .bind(i16::from(s.allocation.treatment))
+    .bind(serde_json::to_value(&s.targeting).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
+    .bind(s.primary_metric.db_name())
+    .bind(s.success_criteria.metric.db_name())
+    .bind(s.success_criteria.operator.symbol())
+    .bind(s.success_criteria.threshold)
+    .bind(s.success_criteria.confidence_level)
+    .bind(
+        s.secondary_metrics
+            .iter()
+            .map(|m| m.db_name())
+            .collect::<Vec<_>>(),
+    )
+    .bind(s.auto_pause_on_guardrail)
+    .bind(e.status.as_str())
+    .bind(e.start_date)
+    .bind(e.end_date)
+    .bind(i32::from(s.min_duration))
+    .bind(i32::try_from(s.min_samples_per_variant).unwrap_or(i32::MAX))
+    .bind(&e.results)
+    .bind(e.winner.map(|w| w.as_str()))
+    .bind(&e.approved_by)
+    .fetch_one(conn)
+    .await?;
+    Ok(row.into_domain()?.0)
+}
+
+/// One experiment by id.
+pub async fn get<'e>(
+    executor: impl PgExecutor<'e>,
+    id: Uuid,
+) -> sqlx::Result<Option<StoredExperiment>> {
+    sqlx::query_as::<_, ExperimentRow>(&format!("select {COLUMNS} from experiments where id = $1"))
+        .bind(id)
+        .fetch_optional(executor)
+        .await?
+        .map(stored)
+        .transpose()
+}
+
+/// One experiment by id, locked for the rest of the transaction: concurrent changes to it
+/// wait, then see its new state.
+pub async fn get_for_update(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<StoredExperiment>> {
+    sqlx::query_as::<_, ExperimentRow>(&format!(
+        "select {COLUMNS} from experiments where id = $1 for update"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .map(stored)
+    .transpose()
+}
+
+/// Serialises changes to the live experiments of one target within the transaction, so two
+/// experiments on the same target cannot both start.
+pub async fn lock_target(
+    conn: &mut PgConnection,
+    target_type: TargetType,
+    target_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("{}/{}", target_type.as_str(), target_id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The active or paused experiments testing `target_type`/`target_id`, except `except`.
+pub async fn live_on_target(
+    conn: &mut PgConnection,
+    target_type: TargetType,
+    target_id: &str,
+    except: Uuid,
+) -> sqlx::Result<Vec<Experiment>> {
+    sqlx::query_as::<_, ExperimentRow>(&format!(
+        "select {COLUMNS} from experiments
+         where target_type = $1 and target_id = $2 and status in ('active', 'paused') and id <> $3"
+    ))
+    .bind(target_type.as_str())
+    .bind(target_id)
+    .bind(except)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|row| row.into_domain().map(|(e, _)| e))
+    .collect()
+}
+
+/// How many experiments are in each status; `tenant` limits it to one tenant.
+pub async fn count_by_status(pool: &PgPool, tenant: Option<&str>) -> sqlx::Result<StatusCounts> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select status, count(*) from experiments
+         where $1::text is null or tenant_id = $1 group by status",
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await?;
     let mut counts = StatusCounts::default();
     for (status, n) in rows {
-        // The table's CHECK constraint admits only known statuses.
-        let status = status
-            .parse::<ExperimentStatus>()
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        counts.add(status, u64::try_from(n).unwrap_or(0));
+        counts.add(
+            status.parse().map_err(decode)?,
+            u64::try_from(n).unwrap_or(0),
+        );
     }
     Ok(counts)
 }
@@ -32,39 +344,56 @@ struct ListRow {
     created_at: DateTime<Utc>,
 }
 
-impl ListRow {
-    fn into_domain(self) -> sqlx::Result<ExperimentListItem> {
-        Ok(ExperimentListItem {
-            id: self.id,
-            tenant_id: self.tenant_id,
-            name: self.name,
-            description: self.description,
-            target_type: self.target_type,
-            status: self
-                .status
-                .parse()
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-            start_date: self.start_date,
-            created_at: self.created_at,
-        })
-    }
-}
-
-/// The experiments in any of `statuses` (all when empty), newest first.
-pub async fn list_by_status(
+/// The experiments in any of `statuses` (all when empty), of `tenant` (all when `None`),
+/// newest first.
+pub async fn list(
     pool: &PgPool,
     statuses: &[ExperimentStatus],
+    tenant: Option<&str>,
 ) -> sqlx::Result<Vec<ExperimentListItem>> {
     let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
     sqlx::query_as::<_, ListRow>(
         "select id, tenant_id, name, description, target_type, status, start_date, created_at
-         from experiments where cardinality($1::text[]) = 0 or status = any($1)
-         order by created_at desc, id",
+         from experiments
+         where (cardinality($1::text[]) = 0 or status = any($1))
+           and ($2::text is null or tenant_id = $2)
+         order by created_at desc, id desc",
     )
     .bind(&names)
+    .bind(tenant)
     .fetch_all(pool)
     .await?
     .into_iter()
-    .map(ListRow::into_domain)
+    .map(|r| {
+        Ok(ExperimentListItem {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            description: r.description,
+            target_type: r.target_type,
+            status: r.status.parse().map_err(decode)?,
+            start_date: r.start_date,
+            created_at: r.created_at,
+        })
+    })
     .collect()
+}
+
+/// Users assigned to each arm of an experiment.
+pub async fn assignment_counts(pool: &PgPool, id: Uuid) -> sqlx::Result<(u64, u64)> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select variant, count(*) from assignments where experiment_id = $1 group by variant",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let mut out = (0, 0);
+    for (variant, n) in rows {
+        let n = u64::try_from(n).unwrap_or(0);
+        match variant_of(&variant)? {
+            Variant::Control => out.0 = n,
+            Variant::Treatment => out.1 = n,
+        }
+    }
+    Ok(out)
 }

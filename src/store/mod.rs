@@ -1,4 +1,6 @@
 //! The only place SQL lives: one module per aggregate, rows mapped into domain types.
 
+pub mod audit;
+pub mod deployments;
 pub mod experiments;
 pub mod tokens;

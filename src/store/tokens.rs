@@ -46,3 +46,64 @@ pub async fn revoke_by_hash(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<u6
     .await?;
     Ok(done.rows_affected())
 }
+
+/// An active (not revoked) token.
+#[derive(sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: Uuid,
+    pub prefix: String,
+    pub role: String,
+    pub tenant_id: Option<String>,
+    pub label: String,
+}
+
+/// The active token whose hash is `token_hash`.
+pub async fn find_active_by_hash(
+    pool: &PgPool,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<TokenRow>> {
+    sqlx::query_as::<_, TokenRow>(
+        "select id, prefix, role, tenant_id, label from api_tokens
+         where token_hash = $1 and revoked_at is null",
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The active token behind the unexpired session whose hash is `session_hash`.
+pub async fn find_by_session(pool: &PgPool, session_hash: &[u8]) -> sqlx::Result<Option<TokenRow>> {
+    sqlx::query_as::<_, TokenRow>(
+        "select t.id, t.prefix, t.role, t.tenant_id, t.label
+         from sessions s join api_tokens t on t.id = s.token_id
+         where s.id_hash = $1 and s.expires_at > now() and t.revoked_at is null",
+    )
+    .bind(session_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Opens a browser session for a token.
+pub async fn insert_session(
+    pool: &PgPool,
+    session_hash: &[u8],
+    token_id: Uuid,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("insert into sessions (id_hash, token_id, expires_at) values ($1, $2, $3)")
+        .bind(session_hash)
+        .bind(token_id)
+        .bind(expires_at)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends a browser session (and, while at it, every expired one).
+pub async fn delete_session(pool: &PgPool, session_hash: &[u8]) -> sqlx::Result<()> {
+    sqlx::query("delete from sessions where id_hash = $1 or expires_at < now()")
+        .bind(session_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,6 +1,8 @@
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
+use verdict::domain::Role;
 use verdict::server::{Application, Settings};
+use verdict::service::tokens;
 
 /// A running server on a free port, over its own database.
 pub struct TestApp {
@@ -11,9 +13,15 @@ pub struct TestApp {
 
 /// Builds the app exactly as `verdict serve` does, on port 0, and runs it in the background.
 pub async fn spawn_app(pool: PgPool) -> TestApp {
+    spawn_app_with(pool, false).await
+}
+
+/// Like [`spawn_app`], with `VERDICT_REQUIRE_APPROVAL` set as given.
+pub async fn spawn_app_with(pool: PgPool, require_approval: bool) -> TestApp {
     let settings = Settings {
         database_url: String::new(),
         addr: "127.0.0.1:0".parse().unwrap(),
+        require_approval,
     };
     let app = Application::build(&settings, pool.clone())
         .await
@@ -23,53 +31,142 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     TestApp {
         address,
         pool,
-        client: reqwest::Client::new(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+/// The REST base path of experiments.
+pub const EXPERIMENTS: &str = "/api/v1/admin/insights/experiments";
+
+/// A valid create body, named `name`.
+pub fn experiment_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "Testing a new context template that includes more historical data",
+        "hypothesis": "Including historical project data will improve risk analysis quality by 15%",
+        "targetType": "context_template",
+        "targetId": format!("template-{name}"),
+        "control": {"name": "Current", "configuration": {"templateId": "risk-v1"}},
+        "treatment": {"name": "With history", "configuration": {"templateId": "risk-v2"}},
+        "allocation": {"control": 50, "treatment": 50},
+        "primaryMetric": "quality",
+        "successCriteria": {"metric": "quality", "operator": ">", "threshold": 5, "confidenceLevel": 0.95},
+        "secondaryMetrics": ["latency"],
+        "minDuration": 7,
+        "minSamplesPerVariant": 1000
+    })
+}
+
+/// An answer: status and JSON body (Null when not JSON).
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// The field paths of a validation error.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["error"]["fields"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|f| f["field"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
 impl TestApp {
-    /// POSTs JSON to a path; returns the status and the JSON body (Null when not JSON).
-    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.address))
-            .json(body)
-            .send()
+    /// A new token's secret.
+    pub async fn token(&self, role: Role, tenant: Option<&str>) -> String {
+        tokens::create(&self.pool, role, tenant.map(str::to_owned), "test")
             .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+            .expect("token created")
+            .secret
     }
 
-    /// GETs a path; returns the status and the body text.
-    pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
+    /// A super_admin token.
+    pub async fn root(&self) -> String {
+        self.token(Role::SuperAdmin, None).await
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            headers,
+        }
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Reply {
+        self.send("GET", path, Some(token), None).await
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.send("POST", path, Some(token), Some(body)).await
+    }
+
+    /// POSTs JSON without credentials; returns the status and the JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self.send("POST", path, None, Some(body)).await;
+        (r.status, r.body)
+    }
+
+    /// GETs a path with an optional token; returns the status and the body text.
+    pub async fn get_page(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, String, reqwest::header::HeaderMap) {
+        let mut request = self
             .client
             .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("request sent");
+            .header("accept", "text/html,application/xhtml+xml");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
-        (status, response.text().await.unwrap_or_default())
+        let headers = response.headers().clone();
+        (status, response.text().await.unwrap_or_default(), headers)
     }
 
-    /// Inserts a minimal experiment in `status` directly (the API to create them comes later).
-    pub async fn insert_experiment(&self, name: &str, status: &str) {
-        sqlx::query(
-            "insert into experiments (tenant_id, id, name, target_type, target_id, control_name,
-                 treatment_name, alloc_control, alloc_treatment, primary_metric, success_metric,
-                 success_operator, success_threshold, confidence_level, status, start_date,
-                 min_duration_days, min_samples_per_variant, created_by, salt)
-             values ('system', $1, $2, 'prompt', 'p1', 'A', 'B', 50, 50, 'quality', 'quality',
-                 '>', 5, 0.95, $3, case when $3 = 'draft' then null else now() end, 7, 100,
-                 'test', 'salt')",
-        )
-        .bind(uuid::Uuid::now_v7())
-        .bind(name)
-        .bind(status)
-        .execute(&self.pool)
-        .await
-        .expect("experiment inserted");
+    /// Creates an experiment through the API; returns its id.
+    pub async fn create(&self, token: &str, body: &Value) -> String {
+        let r = self.post_as(EXPERIMENTS, token, body).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["experimentId"].as_str().unwrap().to_owned()
+    }
+
+    /// POSTs `…/{id}/{action}` with an empty object.
+    pub async fn act(&self, token: &str, id: &str, action: &str) -> Reply {
+        self.post_as(&format!("{EXPERIMENTS}/{id}/{action}"), token, &json!({}))
+            .await
     }
 }

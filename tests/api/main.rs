@@ -1,7 +1,10 @@
 //! Integration tests over HTTP against real PostgreSQL: each test gets a fresh, migrated
 //! database from `#[sqlx::test]` and a server on a free port.
 
+mod auth;
 mod dashboard;
+mod experiments;
 mod health;
 mod helpers;
+mod lifecycle;
 mod tokens;

@@ -1,6 +1,7 @@
 use sqlx::PgPool;
+use verdict::domain::Role;
 use verdict::service::ServiceError;
-use verdict::service::tokens::{self, Role, hash_token};
+use verdict::service::tokens::{self, hash_token};
 
 #[sqlx::test]
 async fn a_created_token_is_stored_only_as_its_hash(pool: PgPool) {

@@ -1,0 +1,104 @@
+//! The experiment operations as server functions (the same service calls as the REST
+//! routes). Each is `POST /api/fn/<name>` with a JSON object of its arguments.
+
+use super::ApiError;
+use crate::domain::assignment::Variant;
+use crate::domain::experiment::{
+    Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput, ResultsSummary,
+};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use uuid::Uuid;
+
+/// Creates a draft. `{"input": {…same body as the REST create…}}`.
+#[server(prefix = "/api/fn", endpoint = "create_experiment", input = Json)]
+pub async fn create_experiment(input: ExperimentInput) -> Result<Experiment, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(crate::service::experiments::create(&state.pool, &who, input).await)
+}
+
+/// One experiment. `{"id": "…"}`.
+#[server(prefix = "/api/fn", endpoint = "get_experiment", input = Json)]
+pub async fn get_experiment(id: Uuid) -> Result<Experiment, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(crate::service::experiments::get(&state.pool, &who, id).await)
+}
+
+/// Edits an experiment. `{"id": "…", "patch": {…fields to change…}}`.
+#[server(prefix = "/api/fn", endpoint = "update_experiment", input = Json)]
+pub async fn update_experiment(id: Uuid, patch: ExperimentInput) -> Result<Experiment, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(crate::service::experiments::update(&state.pool, &who, id, patch).await)
+}
+
+/// Start, pause, resume, stop or cancel. `{"id": "…", "action": "start"}`.
+#[server(prefix = "/api/fn", endpoint = "change_status", input = Json)]
+pub async fn change_status(id: Uuid, action: Action) -> Result<Experiment, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    if matches!(action, Action::DeclareWinner | Action::DeployWinner) {
+        return Err(ApiError::Invalid {
+            fields: vec![crate::domain::FieldError::new(
+                "action",
+                "use declare_winner or deploy_winner for that",
+            )],
+        });
+    }
+    super::ssr::respond(
+        crate::service::experiments::transition(
+            &state.pool,
+            &who,
+            id,
+            action,
+            state.require_approval,
+        )
+        .await,
+    )
+}
+
+/// Ends the experiment with a winner. `{"id": "…", "winner": "treatment"}`.
+#[server(prefix = "/api/fn", endpoint = "declare_winner", input = Json)]
+pub async fn declare_winner(id: Uuid, winner: Variant) -> Result<Experiment, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(
+        crate::service::experiments::declare_winner(&state.pool, &who, id, winner).await,
+    )
+}
+
+/// Approves an experiment (super_admin, not its creator). `{"id": "…"}`.
+#[server(prefix = "/api/fn", endpoint = "approve_experiment", input = Json)]
+pub async fn approve_experiment(id: Uuid) -> Result<Experiment, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(crate::service::experiments::approve(&state.pool, &who, id).await)
+}
+
+/// Rolls out the winner. `{"id": "…", "request": {"winner": "treatment", "rolloutPercentage": 25, "notes": "…"}}`.
+#[server(prefix = "/api/fn", endpoint = "deploy_winner", input = Json)]
+pub async fn deploy_winner(id: Uuid, request: DeployRequest) -> Result<Deployment, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(
+        crate::service::experiments::deploy_winner(&state.pool, &who, id, request)
+            .await
+            .map(|(_, d)| d),
+    )
+}
+
+/// The deployments of an experiment, newest first. `{"id": "…"}`.
+#[server(prefix = "/api/fn", endpoint = "experiment_deployments", input = Json)]
+pub async fn experiment_deployments(id: Uuid) -> Result<Vec<Deployment>, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(crate::service::experiments::deployments(&state.pool, &who, id).await)
+}
+
+/// The audit log of an experiment, oldest first. `{"id": "…"}`.
+#[server(prefix = "/api/fn", endpoint = "experiment_audit", input = Json)]
+pub async fn experiment_audit(id: Uuid) -> Result<Vec<AuditEntry>, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(crate::service::experiments::audit(&state.pool, &who, id).await)
+}
+
+/// Users per arm (the full statistics come with the results issue). `{"id": "…"}`.
+#[server(prefix = "/api/fn", endpoint = "experiment_results", input = Json)]
+pub async fn experiment_results(id: Uuid) -> Result<ResultsSummary, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(crate::service::experiments::results(&state.pool, &who, id).await)
+}

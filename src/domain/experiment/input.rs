@@ -1,0 +1,559 @@
+//! Requests to create or edit an experiment, and the rules that turn them into an
+//! [`ExperimentSpec`]. A request that deserialises is not yet an experiment: `parse`
+//! checks every rule and reports every violation, each with its field path.
+
+use super::{ExperimentSpec, Metric, Operator, SuccessCriteria, TargetType, VariantConfig};
+use crate::domain::FieldError;
+use crate::domain::assignment::{Allocation, Targeting};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Longest name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest description or hypothesis, in characters.
+pub const MAX_TEXT_CHARS: usize = 10_000;
+/// Largest configuration, as compact JSON.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+/// Most entries in one targeting list.
+pub const MAX_TARGETING_ENTRIES: usize = 10_000;
+
+/// One arm as sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VariantInput {
+    pub name: Option<String>,
+    pub configuration: Option<Value>,
+}
+
+/// The traffic split as sent (percent of all traffic).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllocationInput {
+    pub control: Option<f64>,
+    pub treatment: Option<f64>,
+}
+
+/// The success criteria as sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SuccessCriteriaInput {
+    pub metric: Option<String>,
+    pub operator: Option<String>,
+    pub threshold: Option<f64>,
+    pub confidence_level: Option<f64>,
+}
+
+/// Targeting as sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetingInput {
+    pub tenant_ids: Option<Vec<String>>,
+    pub user_ids: Option<Vec<String>>,
+    pub intents: Option<Vec<String>>,
+    pub scopes: Option<Vec<Value>>,
+}
+
+/// `POST /api/v1/admin/insights/experiments`, in the spec's camelCase. Every field is
+/// optional here so that a missing one is reported with the others, not as a parse error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExperimentInput {
+    /// Only a super_admin may name another tenant (or "system"); others get their own.
+    pub tenant_id: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub hypothesis: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub control: Option<VariantInput>,
+    pub treatment: Option<VariantInput>,
+    pub allocation: Option<AllocationInput>,
+    pub targeting: Option<TargetingInput>,
+    pub primary_metric: Option<String>,
+    pub success_criteria: Option<SuccessCriteriaInput>,
+    pub secondary_metrics: Option<Vec<String>>,
+    pub min_duration: Option<f64>,
+    pub min_samples_per_variant: Option<f64>,
+    pub auto_pause_on_guardrail: Option<bool>,
+}
+
+/// Collects violations while parsing.
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    fn required<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.add(field, "is required");
+        }
+        value
+    }
+}
+
+impl ExperimentInput {
+    /// The input of an existing experiment (to edit it with a patch).
+    pub fn from_spec(spec: &ExperimentSpec) -> Self {
+        let variant = |v: &VariantConfig| VariantInput {
+            name: Some(v.name.clone()),
+            configuration: Some(Value::Object(v.configuration.clone())),
+        };
+        Self {
+            tenant_id: None,
+            name: Some(spec.name.clone()),
+            description: Some(spec.description.clone()),
+            hypothesis: Some(spec.hypothesis.clone()),
+            target_type: Some(spec.target_type.as_str().to_owned()),
+            target_id: Some(spec.target_id.clone()),
+            control: Some(variant(&spec.control)),
+            treatment: Some(variant(&spec.treatment)),
+            allocation: Some(AllocationInput {
+                control: Some(f64::from(spec.allocation.control)),
+                treatment: Some(f64::from(spec.allocation.treatment)),
+            }),
+            targeting: Some(TargetingInput {
+                tenant_ids: Some(spec.targeting.tenant_ids.clone()),
+                user_ids: Some(spec.targeting.user_ids.clone()),
+                intents: Some(spec.targeting.intents.clone()),
+                scopes: Some(
+                    spec.targeting
+                        .scopes
+                        .iter()
+                        .cloned()
+                        .map(Value::Object)
+                        .collect(),
+                ),
+            }),
+            primary_metric: Some(spec.primary_metric.as_str().to_owned()),
+            success_criteria: Some(SuccessCriteriaInput {
+                metric: Some(spec.success_criteria.metric.as_str().to_owned()),
+                operator: Some(spec.success_criteria.operator.symbol().to_owned()),
+                threshold: Some(spec.success_criteria.threshold),
+                confidence_level: Some(spec.success_criteria.confidence_level),
+            }),
+            secondary_metrics: Some(
+                spec.secondary_metrics
+                    .iter()
+                    .map(|m| m.as_str().to_owned())
+                    .collect(),
+            ),
+            min_duration: Some(f64::from(spec.min_duration)),
+            min_samples_per_variant: Some(f64::from(spec.min_samples_per_variant)),
+            auto_pause_on_guardrail: Some(spec.auto_pause_on_guardrail),
+        }
+    }
+
+    /// Overlays the fields `patch` sets onto `self` (nested objects field by field).
+    pub fn overlay(mut self, patch: ExperimentInput) -> Self {
+        fn pick<T>(base: &mut Option<T>, new: Option<T>) {
+            if new.is_some() {
+                *base = new;
+            }
+        }
+        pick(&mut self.tenant_id, patch.tenant_id);
+        pick(&mut self.name, patch.name);
+        pick(&mut self.description, patch.description);
+        pick(&mut self.hypothesis, patch.hypothesis);
+        pick(&mut self.target_type, patch.target_type);
+        pick(&mut self.target_id, patch.target_id);
+        for (base, new) in [
+            (&mut self.control, patch.control),
+            (&mut self.treatment, patch.treatment),
+        ] {
+            if let Some(new) = new {
+                let b = base.get_or_insert_with(VariantInput::default);
+                pick(&mut b.name, new.name);
+                pick(&mut b.configuration, new.configuration);
+            }
+        }
+        if let Some(new) = patch.allocation {
+            let b = self.allocation.get_or_insert_with(AllocationInput::default);
+            pick(&mut b.control, new.control);
+            pick(&mut b.treatment, new.treatment);
+        }
+        pick(&mut self.targeting, patch.targeting);
+        pick(&mut self.primary_metric, patch.primary_metric);
+        if let Some(new) = patch.success_criteria {
+            let b = self
+                .success_criteria
+                .get_or_insert_with(SuccessCriteriaInput::default);
+            pick(&mut b.metric, new.metric);
+            pick(&mut b.operator, new.operator);
+            pick(&mut b.threshold, new.threshold);
+            pick(&mut b.confidence_level, new.confidence_level);
+        }
+        pick(&mut self.secondary_metrics, patch.secondary_metrics);
+        pick(&mut self.min_duration, patch.min_duration);
+        pick(
+            &mut self.min_samples_per_variant,
+            patch.min_samples_per_variant,
+        );
+        pick(
+            &mut self.auto_pause_on_guardrail,
+            patch.auto_pause_on_guardrail,
+        );
+        self
+    }
+
+    /// The names of the fields this input sets (top level), e.g. to tell which fields a
+    /// patch touches.
+    pub fn fields_set(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut add = |set: bool, name: &'static str| {
+            if set {
+                out.push(name);
+            }
+        };
+        add(self.tenant_id.is_some(), "tenantId");
+        add(self.name.is_some(), "name");
+        add(self.description.is_some(), "description");
+        add(self.hypothesis.is_some(), "hypothesis");
+        add(self.target_type.is_some(), "targetType");
+        add(self.target_id.is_some(), "targetId");
+        add(self.control.is_some(), "control");
+        add(self.treatment.is_some(), "treatment");
+        add(self.allocation.is_some(), "allocation");
+        add(self.targeting.is_some(), "targeting");
+        add(self.primary_metric.is_some(), "primaryMetric");
+        add(self.success_criteria.is_some(), "successCriteria");
+        add(self.secondary_metrics.is_some(), "secondaryMetrics");
+        add(self.min_duration.is_some(), "minDuration");
+        add(
+            self.min_samples_per_variant.is_some(),
+            "minSamplesPerVariant",
+        );
+        add(
+            self.auto_pause_on_guardrail.is_some(),
+            "autoPauseOnGuardrail",
+        );
+        out
+    }
+
+    /// Checks every rule; returns the spec or every violation with its field path.
+    pub fn parse(&self) -> Result<ExperimentSpec, Vec<FieldError>> {
+        let mut e = Errors::default();
+
+        let name = e
+            .required("name", self.name.as_deref())
+            .and_then(|n| text(&mut e, "name", n, 1, MAX_NAME_CHARS));
+        let description = text(
+            &mut e,
+            "description",
+            self.description.as_deref().unwrap_or(""),
+            0,
+            MAX_TEXT_CHARS,
+        );
+        let hypothesis = text(
+            &mut e,
+            "hypothesis",
+            self.hypothesis.as_deref().unwrap_or(""),
+            0,
+            MAX_TEXT_CHARS,
+        );
+        let target_type = e
+            .required("targetType", self.target_type.as_deref())
+            .and_then(|t| match t.parse::<TargetType>() {
+                Ok(t) => Some(t),
+                Err(msg) => {
+                    e.add("targetType", msg);
+                    None
+                }
+            });
+        let target_id = e
+            .required("targetId", self.target_id.as_deref())
+            .and_then(|t| text(&mut e, "targetId", t, 1, MAX_NAME_CHARS));
+        let control = variant(&mut e, "control", self.control.as_ref());
+        let treatment = variant(&mut e, "treatment", self.treatment.as_ref());
+        let allocation = allocation(&mut e, self.allocation.as_ref());
+        let targeting = targeting(&mut e, self.targeting.as_ref());
+        let primary_metric = e
+            .required("primaryMetric", self.primary_metric.as_deref())
+            .and_then(|m| metric(&mut e, "primaryMetric", m));
+        let success_criteria = criteria(&mut e, self.success_criteria.as_ref());
+        let mut secondary_metrics = Vec::new();
+        for (i, m) in self.secondary_metrics.iter().flatten().enumerate() {
+            if let Some(m) = metric(&mut e, &format!("secondaryMetrics[{i}]"), m) {
+                if secondary_metrics.contains(&m) {
+                    e.add(format!("secondaryMetrics[{i}]"), "is listed twice");
+                } else if Some(m) == primary_metric {
+                    e.add(
+                        format!("secondaryMetrics[{i}]"),
+                        "is already the primary metric",
+                    );
+                } else {
+                    secondary_metrics.push(m);
+                }
+            }
+        }
+        let min_duration = e
+            .required("minDuration", self.min_duration)
+            .and_then(|d| whole(&mut e, "minDuration", d, 1, 365, "days"));
+        let min_samples = e
+            .required("minSamplesPerVariant", self.min_samples_per_variant)
+            .and_then(|n| whole(&mut e, "minSamplesPerVariant", n, 1, 10_000_000, "samples"));
+
+        match (
+            name,
+            description,
+            hypothesis,
+            target_type,
+            target_id,
+            control,
+            treatment,
+            allocation,
+            targeting,
+            primary_metric,
+            success_criteria,
+            min_duration,
+            min_samples,
+        ) {
+            (
+                Some(name),
+                Some(description),
+                Some(hypothesis),
+                Some(target_type),
+                Some(target_id),
+                Some(control),
+                Some(treatment),
+                Some(allocation),
+                Some(targeting),
+                Some(primary_metric),
+                Some(success_criteria),
+                Some(min_duration),
+                Some(min_samples),
+            ) if e.0.is_empty() => Ok(ExperimentSpec {
+                name,
+                description,
+                hypothesis,
+                target_type,
+                target_id,
+                control,
+                treatment,
+                allocation,
+                targeting,
+                primary_metric,
+                success_criteria,
+                secondary_metrics,
+                min_duration: u16::try_from(min_duration).unwrap_or(u16::MAX),
+                min_samples_per_variant: u32::try_from(min_samples).unwrap_or(u32::MAX),
+                auto_pause_on_guardrail: self.auto_pause_on_guardrail.unwrap_or(false),
+            }),
+            _ => Err(e.0),
+        }
+    }
+}
+
+fn text(e: &mut Errors, field: &str, value: &str, min: usize, max: usize) -> Option<String> {
+    let trimmed = value.trim();
+    let chars = trimmed.chars().count();
+    if chars < min {
+        e.add(field, "must not be empty");
+        None
+    } else if chars > max {
+        e.add(
+            field,
+            format!("must have at most {max} characters (has {chars})"),
+        );
+        None
+    } else if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        e.add(field, "must not contain control characters");
+        None
+    } else {
+        Some(trimmed.to_owned())
+    }
+}
+
+fn whole(e: &mut Errors, field: &str, value: f64, min: u64, max: u64, unit: &str) -> Option<u64> {
+    if !value.is_finite() || value.fract() != 0.0 {
+        e.add(field, "must be a whole number");
+        return None;
+    }
+    if value < min as f64 || value > max as f64 {
+        e.add(field, format!("must be between {min} and {max} {unit}"));
+        return None;
+    }
+    Some(value as u64)
+}
+
+fn metric(e: &mut Errors, field: &str, name: &str) -> Option<Metric> {
+    match name.parse::<Metric>() {
+        Ok(m) => Some(m),
+        Err(err) => {
+            e.add(field, err.to_string());
+            None
+        }
+    }
+}
+
+fn variant(e: &mut Errors, field: &str, input: Option<&VariantInput>) -> Option<VariantConfig> {
+    let input = e.required(field, input)?;
+    let name = e
+        .required(&format!("{field}.name"), input.name.as_deref())
+        .and_then(|n| text(e, &format!("{field}.name"), n, 1, MAX_NAME_CHARS));
+    let configuration = match &input.configuration {
+        None => Some(Map::new()),
+        Some(Value::Object(map)) => {
+            let size = serde_json::to_string(map)
+                .map(|s| s.len())
+                .unwrap_or(usize::MAX);
+            if size > MAX_CONFIG_BYTES {
+                e.add(
+                    format!("{field}.configuration"),
+                    format!("must be at most 64 KiB as JSON (is {size} bytes)"),
+                );
+                None
+            } else {
+                Some(map.clone())
+            }
+        }
+        Some(_) => {
+            e.add(format!("{field}.configuration"), "must be a JSON object");
+            None
+        }
+    };
+    Some(VariantConfig {
+        name: name?,
+        configuration: configuration?,
+    })
+}
+
+fn allocation(e: &mut Errors, input: Option<&AllocationInput>) -> Option<Allocation> {
+    let input = e.required("allocation", input)?;
+    let control = e
+        .required("allocation.control", input.control)
+        .and_then(|c| whole(e, "allocation.control", c, 1, 100, "percent"));
+    let treatment = e
+        .required("allocation.treatment", input.treatment)
+        .and_then(|t| whole(e, "allocation.treatment", t, 1, 100, "percent"));
+    let (control, treatment) = (control?, treatment?);
+    if control + treatment > 100 {
+        e.add(
+            "allocation",
+            format!(
+                "control and treatment together must be at most 100 percent (are {})",
+                control + treatment
+            ),
+        );
+        return None;
+    }
+    Some(Allocation::new(control as u8, treatment as u8))
+}
+
+fn targeting(e: &mut Errors, input: Option<&TargetingInput>) -> Option<Targeting> {
+    let Some(input) = input else {
+        return Some(Targeting::default());
+    };
+    let mut ok = true;
+    let mut list = |name: &str, values: &Option<Vec<String>>| -> Vec<String> {
+        let values = values.clone().unwrap_or_default();
+        if values.len() > MAX_TARGETING_ENTRIES {
+            e.add(
+                format!("targeting.{name}"),
+                format!(
+                    "must have at most {MAX_TARGETING_ENTRIES} entries (has {})",
+                    values.len()
+                ),
+            );
+            ok = false;
+        }
+        let mut out: Vec<String> = Vec::with_capacity(values.len());
+        let mut seen = std::collections::HashSet::with_capacity(values.len());
+        for (i, v) in values.into_iter().enumerate() {
+            let v = v.trim().to_owned();
+            if v.is_empty() || v.chars().count() > MAX_NAME_CHARS {
+                e.add(
+                    format!("targeting.{name}[{i}]"),
+                    format!("must have 1 to {MAX_NAME_CHARS} characters"),
+                );
+                ok = false;
+            } else if seen.insert(v.clone()) {
+                out.push(v);
+            }
+        }
+        out
+    };
+    let tenant_ids = list("tenantIds", &input.tenant_ids);
+    let user_ids = list("userIds", &input.user_ids);
+    let intents = list("intents", &input.intents);
+    let mut scopes = Vec::new();
+    let raw_scopes = input.scopes.clone().unwrap_or_default();
+    if raw_scopes.len() > MAX_TARGETING_ENTRIES {
+        e.add(
+            "targeting.scopes",
+            format!("must have at most {MAX_TARGETING_ENTRIES} entries"),
+        );
+        ok = false;
+    }
+    for (i, s) in raw_scopes.into_iter().enumerate() {
+        match s {
+            Value::Object(map) => scopes.push(map),
+            _ => {
+                e.add(format!("targeting.scopes[{i}]"), "must be a JSON object");
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(Targeting {
+        tenant_ids,
+        user_ids,
+        intents,
+        scopes,
+    })
+}
+
+fn criteria(e: &mut Errors, input: Option<&SuccessCriteriaInput>) -> Option<SuccessCriteria> {
+    let input = e.required("successCriteria", input)?;
+    let metric_ = e
+        .required("successCriteria.metric", input.metric.as_deref())
+        .and_then(|m| metric(e, "successCriteria.metric", m));
+    let operator = e
+        .required("successCriteria.operator", input.operator.as_deref())
+        .and_then(|o| {
+            let op = Operator::from_symbol(o);
+            if op.is_none() {
+                e.add(
+                    "successCriteria.operator",
+                    format!("unknown operator {o:?}; expected one of >, >=, <, <="),
+                );
+            }
+            op
+        });
+    let threshold = e
+        .required("successCriteria.threshold", input.threshold)
+        .and_then(|t| {
+            if t.is_finite() && (0.0..=1000.0).contains(&t) {
+                Some(t)
+            } else {
+                e.add(
+                    "successCriteria.threshold",
+                    "must be a percentage between 0 and 1000",
+                );
+                None
+            }
+        });
+    let confidence_level = e
+        .required("successCriteria.confidenceLevel", input.confidence_level)
+        .and_then(|c| {
+            if c.is_finite() && c > 0.5 && c < 1.0 {
+                Some(c)
+            } else {
+                e.add(
+                    "successCriteria.confidenceLevel",
+                    "must be strictly between 0.5 and 1 (e.g. 0.90, 0.95, 0.99)",
+                );
+                None
+            }
+        });
+    Some(SuccessCriteria {
+        metric: metric_?,
+        operator: operator?,
+        threshold: threshold?,
+        confidence_level: confidence_level?,
+    })
+}

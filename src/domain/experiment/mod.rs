@@ -1,0 +1,24 @@
+//! Experiments: what they test, how they are judged, and their lifecycle.
+
+mod input;
+mod lifecycle;
+mod metric;
+mod model;
+mod overlap;
+mod spec;
+
+pub use input::{
+    AllocationInput, ExperimentInput, MAX_CONFIG_BYTES, MAX_NAME_CHARS, MAX_TARGETING_ENTRIES,
+    SuccessCriteriaInput, TargetingInput, VariantInput,
+};
+pub use lifecycle::{Action, TransitionError};
+pub use metric::{Direction, Metric, UnknownMetric};
+pub use model::{
+    ArmSummary, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentListItem,
+    ResultsSummary, SYSTEM_TENANT,
+};
+pub use overlap::may_overlap;
+pub use spec::{ExperimentSpec, Operator, SuccessCriteria, TargetType, VariantConfig};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+use super::ExperimentSpec;
+use crate::domain::ExperimentStatus;
+use crate::domain::assignment::Variant;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// The tenant of system-wide experiments.
+pub const SYSTEM_TENANT: &str = "system";
+
+/// A stored experiment (spec: the Experiment document), as the API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Experiment {
+    pub id: Uuid,
+    /// The owning tenant, or "system" for a system-wide experiment.
+    pub tenant_id: String,
+    #[serde(flatten)]
+    pub spec: ExperimentSpec,
+    pub status: ExperimentStatus,
+    pub start_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+    /// Stored when the experiment completes (statistics issue); `None` before.
+    pub results: Option<Value>,
+    pub winner: Option<Variant>,
+    pub created_by: String,
+    pub approved_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped by every change.
+    pub version: i64,
+}
+
+impl Experiment {
+    /// The earliest date the minimum duration allows it to end, once started.
+    pub fn estimated_end_date(&self) -> Option<DateTime<Utc>> {
+        self.start_date
+            .map(|s| s + chrono::Duration::days(i64::from(self.spec.min_duration)))
+    }
+
+    /// The configuration of one arm.
+    pub fn configuration(&self, variant: Variant) -> &Map<String, Value> {
+        match variant {
+            Variant::Control => &self.spec.control.configuration,
+            Variant::Treatment => &self.spec.treatment.configuration,
+        }
+    }
+}
+
+/// A rollout of a winner (deploy-winner).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub id: Uuid,
+    pub experiment_id: Uuid,
+    pub tenant_id: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub winner: Variant,
+    pub configuration: Map<String, Value>,
+    pub rollout_percentage: u8,
+    pub notes: String,
+    pub deployed_by: String,
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// One line of an experiment's audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: i64,
+    pub experiment_id: Option<Uuid>,
+    pub actor: String,
+    pub action: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub at: DateTime<Utc>,
+}
+
+/// What a dashboard card shows of an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentListItem {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub name: String,
+    pub description: String,
+    pub target_type: String,
+    pub status: ExperimentStatus,
+    pub start_date: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST …/deploy-winner`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeployRequest {
+    pub winner: Variant,
+    /// 1 to 100; default 100.
+    pub rollout_percentage: Option<f64>,
+    pub notes: Option<String>,
+}
+
+/// What the results route answers until the statistics land: users per arm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultsSummary {
+    pub experiment_id: Uuid,
+    pub name: String,
+    pub status: ExperimentStatus,
+    pub control: ArmSummary,
+    pub treatment: ArmSummary,
+}
+
+/// Samples (users) of one arm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmSummary {
+    pub samples: u64,
+}

@@ -1,0 +1,242 @@
+use super::*;
+use crate::domain::assignment::Allocation;
+use serde_json::json;
+
+fn valid() -> serde_json::Value {
+    json!({
+        "name": "Improve context template for risk analysis",
+        "description": "More historical data",
+        "hypothesis": "Quality improves by 15%",
+        "targetType": "context_template",
+        "targetId": "risk-analysis",
+        "control": {"name": "Current", "configuration": {"templateId": "t1"}},
+        "treatment": {"name": "With history", "configuration": {"templateId": "t2"}},
+        "allocation": {"control": 50, "treatment": 50},
+        "targeting": {"tenantIds": ["acme"], "intents": ["risk", "risk"]},
+        "primaryMetric": "quality",
+        "successCriteria": {"metric": "quality", "operator": ">", "threshold": 5, "confidenceLevel": 0.95},
+        "secondaryMetrics": ["latency", "tokensUsed"],
+        "minDuration": 7,
+        "minSamplesPerVariant": 1000
+    })
+}
+
+fn parse(value: serde_json::Value) -> Result<ExperimentSpec, Vec<crate::domain::FieldError>> {
+    serde_json::from_value::<ExperimentInput>(value)
+        .expect("deserialises")
+        .parse()
+}
+
+fn fields(value: serde_json::Value) -> Vec<String> {
+    parse(value)
+        .expect_err("refused")
+        .into_iter()
+        .map(|f| f.field)
+        .collect()
+}
+
+#[test]
+fn a_complete_request_parses_into_a_spec() {
+    let spec = parse(valid()).unwrap();
+    assert_eq!(spec.name, "Improve context template for risk analysis");
+    assert_eq!(spec.target_type, TargetType::ContextTemplate);
+    assert_eq!(spec.allocation, Allocation::new(50, 50));
+    assert_eq!(spec.primary_metric, Metric::Quality);
+    assert_eq!(spec.success_criteria.operator, Operator::Greater);
+    assert_eq!(
+        spec.secondary_metrics,
+        vec![Metric::Latency, Metric::TokensUsed]
+    );
+    assert_eq!(
+        spec.targeting.intents,
+        vec!["risk"],
+        "duplicates are dropped"
+    );
+    assert_eq!(spec.min_duration, 7);
+    assert_eq!(spec.min_samples_per_variant, 1000);
+}
+
+#[test]
+fn every_missing_required_field_is_reported_at_once() {
+    let got = fields(json!({}));
+    for field in [
+        "name",
+        "targetType",
+        "targetId",
+        "control",
+        "treatment",
+        "allocation",
+        "primaryMetric",
+        "successCriteria",
+        "minDuration",
+        "minSamplesPerVariant",
+    ] {
+        assert!(
+            got.contains(&field.to_owned()),
+            "{field} missing from {got:?}"
+        );
+    }
+}
+
+#[test]
+fn each_rule_is_reported_with_its_field_path() {
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("empty name", json!({"name": "  "}), "name"),
+        ("long name", json!({"name": "x".repeat(201)}), "name"),
+        (
+            "unknown target type",
+            json!({"targetType": "colour"}),
+            "targetType",
+        ),
+        (
+            "zero control",
+            json!({"allocation": {"control": 0, "treatment": 50}}),
+            "allocation.control",
+        ),
+        (
+            "fractional treatment",
+            json!({"allocation": {"control": 50, "treatment": 10.5}}),
+            "allocation.treatment",
+        ),
+        (
+            "over 100 in all",
+            json!({"allocation": {"control": 60, "treatment": 50}}),
+            "allocation",
+        ),
+        (
+            "unknown primary metric",
+            json!({"primaryMetric": "clicks"}),
+            "primaryMetric",
+        ),
+        (
+            "unknown criteria metric",
+            json!({"successCriteria": {"metric": "x", "operator": ">", "threshold": 5, "confidenceLevel": 0.95}}),
+            "successCriteria.metric",
+        ),
+        (
+            "bad operator",
+            json!({"successCriteria": {"metric": "quality", "operator": "==", "threshold": 5, "confidenceLevel": 0.95}}),
+            "successCriteria.operator",
+        ),
+        (
+            "negative threshold",
+            json!({"successCriteria": {"metric": "quality", "operator": ">", "threshold": -1, "confidenceLevel": 0.95}}),
+            "successCriteria.threshold",
+        ),
+        (
+            "huge threshold",
+            json!({"successCriteria": {"metric": "quality", "operator": ">", "threshold": 1000.5, "confidenceLevel": 0.95}}),
+            "successCriteria.threshold",
+        ),
+        (
+            "confidence 1",
+            json!({"successCriteria": {"metric": "quality", "operator": ">", "threshold": 5, "confidenceLevel": 1.0}}),
+            "successCriteria.confidenceLevel",
+        ),
+        (
+            "confidence 0.5",
+            json!({"successCriteria": {"metric": "quality", "operator": ">", "threshold": 5, "confidenceLevel": 0.5}}),
+            "successCriteria.confidenceLevel",
+        ),
+        ("zero days", json!({"minDuration": 0}), "minDuration"),
+        ("too many days", json!({"minDuration": 366}), "minDuration"),
+        (
+            "no samples",
+            json!({"minSamplesPerVariant": 0}),
+            "minSamplesPerVariant",
+        ),
+        (
+            "too many samples",
+            json!({"minSamplesPerVariant": 10_000_001}),
+            "minSamplesPerVariant",
+        ),
+        (
+            "config not an object",
+            json!({"treatment": {"name": "T", "configuration": [1]}}),
+            "treatment.configuration",
+        ),
+        (
+            "config too large",
+            json!({"treatment": {"name": "T", "configuration": {"t": "x".repeat(70_000)}}}),
+            "treatment.configuration",
+        ),
+        (
+            "variant without name",
+            json!({"control": {"configuration": {}}}),
+            "control.name",
+        ),
+        (
+            "empty targeting entry",
+            json!({"targeting": {"userIds": [""]}}),
+            "targeting.userIds[0]",
+        ),
+        (
+            "scope not an object",
+            json!({"targeting": {"scopes": [3]}}),
+            "targeting.scopes[0]",
+        ),
+        (
+            "unknown secondary metric",
+            json!({"secondaryMetrics": ["latency", "nope"]}),
+            "secondaryMetrics[1]",
+        ),
+        (
+            "secondary repeats primary",
+            json!({"secondaryMetrics": ["quality"]}),
+            "secondaryMetrics[0]",
+        ),
+    ];
+    for (what, patch, field) in cases {
+        let mut body = valid();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let got = fields(body);
+        assert_eq!(got, vec![field.to_owned()], "{what}");
+    }
+}
+
+#[test]
+fn too_many_targeting_entries_are_refused() {
+    let mut body = valid();
+    body["targeting"] = json!({"userIds": (0..10_001).map(|i| i.to_string()).collect::<Vec<_>>()});
+    assert_eq!(fields(body), vec!["targeting.userIds"]);
+}
+
+#[test]
+fn unknown_fields_do_not_deserialise() {
+    let mut body = valid();
+    body["minDurationDays"] = json!(3);
+    let err = serde_json::from_value::<ExperimentInput>(body).unwrap_err();
+    assert!(err.to_string().contains("minDurationDays"), "{err}");
+}
+
+#[test]
+fn an_input_rebuilt_from_a_spec_parses_back_to_it() {
+    let spec = parse(valid()).unwrap();
+    assert_eq!(ExperimentInput::from_spec(&spec).parse().unwrap(), spec);
+}
+
+#[test]
+fn a_patch_overlays_only_what_it_sets() {
+    let spec = parse(valid()).unwrap();
+    let patch: ExperimentInput = serde_json::from_value(json!({
+        "name": "Renamed",
+        "allocation": {"treatment": 40},
+        "successCriteria": {"threshold": 10}
+    }))
+    .unwrap();
+    assert_eq!(
+        patch.fields_set(),
+        vec!["name", "allocation", "successCriteria"]
+    );
+    let merged = ExperimentInput::from_spec(&spec)
+        .overlay(patch)
+        .parse()
+        .unwrap();
+    assert_eq!(merged.name, "Renamed");
+    assert_eq!(merged.allocation, Allocation::new(50, 40));
+    assert_eq!(merged.success_criteria.threshold, 10.0);
+    assert_eq!(merged.success_criteria.metric, Metric::Quality);
+    assert_eq!(merged.description, spec.description);
+}
