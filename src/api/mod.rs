@@ -7,6 +7,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod experiments;
+mod runtime;
 #[cfg(feature = "ssr")]
 mod ssr;
 
@@ -14,3 +15,4 @@ pub use auth::*;
 pub use dashboard::*;
 pub use error::ApiError;
 pub use experiments::*;
+pub use runtime::*;

@@ -3,7 +3,9 @@
 pub mod assignment;
 mod auth;
 mod errors;
+pub mod event;
 pub mod experiment;
+pub mod resolve;
 pub mod stats;
 mod status;
 

@@ -44,9 +44,11 @@ impl Application {
         let listener = TcpListener::bind(settings.addr)
             .await
             .with_context(|| format!("Failed to listen on {}", settings.addr))?;
+        let runtime = crate::runtime::Runtime::start(pool.clone()).await;
         let state = AppState {
             leptos_options,
             pool,
+            runtime,
             require_approval: settings.require_approval,
         };
         Ok(Self {

@@ -17,6 +17,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Too much load right now: retry after a moment (503 with Retry-After).
+    #[error("busy; retry shortly")]
+    Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -31,6 +34,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::Conflict(message) => ApiError::Conflict { message },
             ServiceError::Unavailable(message) => ApiError::Unavailable { message },
+            ServiceError::Busy => ApiError::Unavailable {
+                message: "Verdict is busy ingesting; retry in a second".into(),
+            },
             ServiceError::Unexpected(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "unexpected error");
                 ApiError::Internal

@@ -2,5 +2,7 @@
 
 pub mod audit;
 pub mod deployments;
+pub mod events;
 pub mod experiments;
+pub mod runtime;
 pub mod tokens;

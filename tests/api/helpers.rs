@@ -170,3 +170,42 @@ impl TestApp {
             .await
     }
 }
+
+impl TestApp {
+    /// Waits until this server's runtime serves `n` active experiments (change
+    /// notifications arrive within milliseconds; the deadline is generous).
+    pub async fn wait_for_live(&self, n: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let (_, body, _) = self.get_page("/healthz", None).await;
+            let health: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if health["runtime"]["experiments"].as_u64() == Some(n) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "runtime never showed {n} live experiments: {health}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Creates and starts an experiment from `body`; waits until it is live here.
+    pub async fn live_experiment(&self, token: &str, body: &Value, live_after: u64) -> String {
+        let id = self.create(token, body).await;
+        let r = self.act(token, &id, "start").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        self.wait_for_live(live_after).await;
+        id
+    }
+
+    /// Resolves for a user; returns the answer body.
+    pub async fn resolve(&self, token: &str, tenant: &str, user: &str) -> Reply {
+        self.post_as(
+            "/api/v1/insights/resolve",
+            token,
+            &json!({"tenantId": tenant, "userId": user}),
+        )
+        .await
+    }
+}

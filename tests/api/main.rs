@@ -3,8 +3,11 @@
 
 mod auth;
 mod dashboard;
+mod events;
 mod experiments;
 mod health;
 mod helpers;
 mod lifecycle;
+mod middleware;
+mod runtime;
 mod tokens;

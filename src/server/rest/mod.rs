@@ -4,17 +4,20 @@
 mod error;
 mod experiments;
 mod extract;
+mod runtime;
 
 pub use error::RestError;
 
 use super::AppState;
 use axum::Router;
 
-/// Largest accepted request body (targeting lists may hold 10,000 entries each).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Largest accepted request body (targeting lists may hold 10,000 entries each; a batch
+/// 10,000 events).
+const MAX_BODY: usize = 32 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .nest("/api/v1/admin/insights/experiments", experiments::router())
+        .merge(runtime::router())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }

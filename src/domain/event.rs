@@ -1,0 +1,521 @@
+//! Events (spec: ExperimentEvent): what a client sends, and the rules that make it an event
+//! worth storing. Each refusal names its field; a batch reports per event.
+
+use crate::domain::FieldError;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// Most events in one batch request.
+pub const MAX_BATCH: usize = 10_000;
+/// How far in the future a timestamp may be (clock skew).
+pub const MAX_FUTURE: Duration = Duration::minutes(5);
+/// Longest id, key or intent, in characters.
+const MAX_ID_CHARS: usize = 200;
+/// Most custom metrics on one event.
+const MAX_CUSTOM_METRICS: usize = 32;
+
+/// What happened (spec: eventType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    Exposure,
+    Conversion,
+    Feedback,
+    Error,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Exposure => "exposure",
+            EventType::Conversion => "conversion",
+            EventType::Feedback => "feedback",
+            EventType::Error => "error",
+        }
+    }
+}
+
+/// A user's feedback (spec: userSatisfaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    Positive,
+    Negative,
+    Neutral,
+}
+
+impl Satisfaction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Satisfaction::Positive => "positive",
+            Satisfaction::Negative => "negative",
+            Satisfaction::Neutral => "neutral",
+        }
+    }
+}
+
+/// An event that passed every rule that needs no database: ready to be matched with its
+/// user's assignment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventDraft {
+    pub experiment_id: Uuid,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub event_type: EventType,
+    pub quality: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub tokens_used: Option<i64>,
+    pub cost: Option<f64>,
+    pub satisfaction: Option<Satisfaction>,
+    /// Custom numeric metrics, e.g. `citation_quality`.
+    pub custom: Map<String, Value>,
+    pub insight_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub intent: Option<String>,
+    pub scope: Option<Map<String, Value>>,
+    pub timestamp: DateTime<Utc>,
+    pub idempotency_key: Option<String>,
+}
+
+/// What the request itself fixes: the experiment of the path, the caller's tenant, the time.
+pub struct EventFrame<'a> {
+    /// The experiment named by the URL (single-event route); batches name it per event.
+    pub experiment_id: Option<Uuid>,
+    /// The caller's tenant; `None` for a super_admin spanning all tenants.
+    pub caller_tenant: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+const TOP_FIELDS: [&str; 8] = [
+    "experimentId",
+    "tenantId",
+    "userId",
+    "eventType",
+    "metrics",
+    "context",
+    "timestamp",
+    "idempotencyKey",
+];
+const CONTEXT_FIELDS: [&str; 4] = ["insightId", "conversationId", "intent", "scope"];
+
+struct Check<'a> {
+    prefix: &'a str,
+    errors: Vec<FieldError>,
+}
+
+impl Check<'_> {
+    fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.errors
+            .push(FieldError::new(format!("{}{field}", self.prefix), message));
+    }
+
+    fn text(&mut self, obj: &Map<String, Value>, key: &str, field: &str) -> Option<String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_ID_CHARS => {
+                Some(s.clone())
+            }
+            Some(Value::String(_)) => {
+                self.add(field, format!("must have 1 to {MAX_ID_CHARS} characters"));
+                None
+            }
+            Some(_) => {
+                self.add(field, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, obj: &Map<String, Value>, key: &str, field: &str) -> Option<f64> {
+        match obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_f64() {
+                Some(x) if x.is_finite() => Some(x),
+                _ => {
+                    self.add(field, "must be a finite number");
+                    None
+                }
+            },
+            Some(_) => {
+                self.add(field, "must be a number");
+                None
+            }
+        }
+    }
+}
+
+/// Checks one event as sent; `prefix` is put before field names (e.g. `events[3].`).
+pub fn parse_event(
+    value: &Value,
+    frame: &EventFrame<'_>,
+    prefix: &str,
+) -> Result<EventDraft, Vec<FieldError>> {
+    let mut c = Check {
+        prefix,
+        errors: Vec::new(),
+    };
+    let Some(obj) = value.as_object() else {
+        c.add("", "an event must be a JSON object");
+        return Err(c.errors);
+    };
+    for key in obj.keys() {
+        if !TOP_FIELDS.contains(&key.as_str()) {
+            c.add(key, "unknown field");
+        }
+    }
+
+    let experiment_id = match (obj.get("experimentId"), frame.experiment_id) {
+        (None | Some(Value::Null), Some(id)) => Some(id),
+        (Some(Value::String(s)), path) => match Uuid::parse_str(s) {
+            Ok(id) if path.is_none_or(|p| p == id) => Some(id),
+            Ok(_) => {
+                c.add("experimentId", "differs from the experiment in the URL");
+                None
+            }
+            Err(_) => {
+                c.add("experimentId", "must be an experiment id (UUID)");
+                None
+            }
+        },
+        (None | Some(Value::Null), None) => {
+            c.add("experimentId", "is required");
+            None
+        }
+        (Some(_), _) => {
+            c.add("experimentId", "must be an experiment id (UUID)");
+            None
+        }
+    };
+
+    let sent_tenant = c.text(obj, "tenantId", "tenantId");
+    let tenant_id = match (sent_tenant, frame.caller_tenant) {
+        (Some(t), Some(own)) if t != own => {
+            c.add(
+                "tenantId",
+                format!("this token may only send events of tenant {own:?}"),
+            );
+            None
+        }
+        (Some(t), _) => Some(t),
+        (None, Some(own)) => Some(own.to_owned()),
+        (None, None) => {
+            c.add("tenantId", "is required with a token that spans tenants");
+            None
+        }
+    };
+
+    let user_id = c.text(obj, "userId", "userId");
+    if user_id.is_none() && !c.errors.iter().any(|e| e.field.ends_with("userId")) {
+        c.add("userId", "is required");
+    }
+
+    let event_type = match obj.get("eventType") {
+        Some(v @ Value::String(_)) => match serde_json::from_value::<EventType>(v.clone()) {
+            Ok(t) => Some(t),
+            Err(_) => {
+                c.add(
+                    "eventType",
+                    "must be one of exposure, conversion, feedback, error",
+                );
+                None
+            }
+        },
+        None | Some(Value::Null) => {
+            c.add("eventType", "is required");
+            None
+        }
+        Some(_) => {
+            c.add("eventType", "must be a string");
+            None
+        }
+    };
+
+    let mut quality = None;
+    let mut latency_ms = None;
+    let mut tokens_used = None;
+    let mut cost = None;
+    let mut satisfaction = None;
+    let mut custom = Map::new();
+    match obj.get("metrics") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (key, value) in m {
+                let field = format!("metrics.{key}");
+                match key.as_str() {
+                    "quality" => {
+                        quality = c.number(m, key, &field);
+                        if quality.is_some_and(|q| !(0.0..=1.0).contains(&q)) {
+                            c.add(&field, "must be between 0 and 1");
+                            quality = None;
+                        }
+                    }
+                    "latency" => {
+                        latency_ms = c.number(m, key, &field);
+                        if latency_ms.is_some_and(|l| l < 0.0) {
+                            c.add(&field, "must be at least 0 (milliseconds)");
+                            latency_ms = None;
+                        }
+                    }
+                    "tokensUsed" => match value {
+                        Value::Number(n) if n.as_i64().is_some_and(|t| t >= 0) => {
+                            tokens_used = n.as_i64();
+                        }
+                        _ => c.add(&field, "must be a whole number of at least 0"),
+                    },
+                    "cost" => {
+                        cost = c.number(m, key, &field);
+                        if cost.is_some_and(|x| x < 0.0) {
+                            c.add(&field, "must be at least 0");
+                            cost = None;
+                        }
+                    }
+                    "userSatisfaction" => {
+                        match serde_json::from_value::<Option<Satisfaction>>(value.clone()) {
+                            Ok(s) => satisfaction = s,
+                            Err(_) => c.add(&field, "must be one of positive, negative, neutral"),
+                        }
+                    }
+                    name => {
+                        let valid_name = !name.is_empty()
+                            && name.len() <= 64
+                            && name
+                                .chars()
+                                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+                        if !valid_name {
+                            c.add(
+                                &field,
+                                "a custom metric's name has 1 to 64 letters, digits or _",
+                            );
+                            continue;
+                        }
+                        match c.number(m, key, &field) {
+                            Some(x) if name == "citation_quality" && !(0.0..=1.0).contains(&x) => {
+                                c.add(&field, "must be between 0 and 1")
+                            }
+                            Some(x) => {
+                                custom.insert(name.to_owned(), Value::from(x));
+                            }
+                            None => {}
+                        }
+                    }
+                }
+            }
+            if custom.len() > MAX_CUSTOM_METRICS {
+                c.add(
+                    "metrics",
+                    format!("at most {MAX_CUSTOM_METRICS} custom metrics"),
+                );
+            }
+        }
+        Some(_) => c.add("metrics", "must be a JSON object"),
+    }
+
+    let (mut insight_id, mut conversation_id, mut intent, mut scope) = (None, None, None, None);
+    match obj.get("context") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(ctx)) => {
+            for key in ctx.keys() {
+                if !CONTEXT_FIELDS.contains(&key.as_str()) {
+                    c.add(&format!("context.{key}"), "unknown field");
+                }
+            }
+            insight_id = c.text(ctx, "insightId", "context.insightId");
+            conversation_id = c.text(ctx, "conversationId", "context.conversationId");
+            intent = c.text(ctx, "intent", "context.intent");
+            match ctx.get("scope") {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(s)) => scope = Some(s.clone()),
+                Some(_) => c.add("context.scope", "must be a JSON object"),
+            }
+        }
+        Some(_) => c.add("context", "must be a JSON object"),
+    }
+
+    let timestamp = match obj.get("timestamp") {
+        None | Some(Value::Null) => Some(frame.now),
+        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) if t.with_timezone(&Utc) > frame.now + MAX_FUTURE => {
+                c.add("timestamp", "is more than 5 minutes in the future");
+                None
+            }
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                c.add(
+                    "timestamp",
+                    "must be an RFC 3339 date-time, e.g. 2026-11-27T10:00:00Z",
+                );
+                None
+            }
+        },
+        Some(_) => {
+            c.add("timestamp", "must be an RFC 3339 date-time string");
+            None
+        }
+    };
+    let idempotency_key = c.text(obj, "idempotencyKey", "idempotencyKey");
+
+    if !c.errors.is_empty() {
+        return Err(c.errors);
+    }
+    match (experiment_id, tenant_id, user_id, event_type, timestamp) {
+        (
+            Some(experiment_id),
+            Some(tenant_id),
+            Some(user_id),
+            Some(event_type),
+            Some(timestamp),
+        ) => Ok(EventDraft {
+            experiment_id,
+            tenant_id,
+            user_id,
+            event_type,
+            quality,
+            latency_ms,
+            tokens_used,
+            cost,
+            satisfaction,
+            custom,
+            insight_id,
+            conversation_id,
+            intent,
+            scope,
+            timestamp,
+            idempotency_key,
+        }),
+        _ => Err(c.errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn frame() -> EventFrame<'static> {
+        EventFrame {
+            experiment_id: Some(Uuid::nil()),
+            caller_tenant: Some("acme"),
+            now: "2026-11-27T12:00:00Z".parse().unwrap(),
+        }
+    }
+
+    fn fields(v: Value) -> Vec<String> {
+        parse_event(&v, &frame(), "")
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn a_full_event_parses() {
+        let e = parse_event(
+            &json!({
+                "userId": "u1", "eventType": "feedback",
+                "metrics": {"quality": 0.8, "latency": 1200, "tokensUsed": 900, "cost": 0.01,
+                            "userSatisfaction": "positive", "citation_quality": 0.5},
+                "context": {"insightId": "i", "conversationId": "c", "intent": "risk", "scope": {"project": 7}},
+                "timestamp": "2026-11-27T11:00:00Z", "idempotencyKey": "k1"
+            }),
+            &frame(),
+            "",
+        )
+        .unwrap();
+        assert_eq!(e.tenant_id, "acme");
+        assert_eq!(e.quality, Some(0.8));
+        assert_eq!(e.tokens_used, Some(900));
+        assert_eq!(e.satisfaction, Some(Satisfaction::Positive));
+        assert_eq!(e.custom["citation_quality"], 0.5);
+        assert_eq!(e.intent.as_deref(), Some("risk"));
+        assert_eq!(e.idempotency_key.as_deref(), Some("k1"));
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let cases = [
+            (json!({"eventType": "exposure"}), "userId"),
+            (json!({"userId": "u"}), "eventType"),
+            (json!({"userId": "u", "eventType": "click"}), "eventType"),
+            (
+                json!({"userId": "u", "eventType": "exposure", "metrics": {"quality": 1.5}}),
+                "metrics.quality",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "metrics": {"latency": -1}}),
+                "metrics.latency",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "metrics": {"tokensUsed": 1.5}}),
+                "metrics.tokensUsed",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "metrics": {"cost": -0.1}}),
+                "metrics.cost",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "metrics": {"userSatisfaction": "meh"}}),
+                "metrics.userSatisfaction",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "metrics": {"citation_quality": 2}}),
+                "metrics.citation_quality",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "metrics": {"bad name": 2}}),
+                "metrics.bad name",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "timestamp": "2026-11-27T12:06:00Z"}),
+                "timestamp",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "timestamp": "yesterday"}),
+                "timestamp",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "colour": 1}),
+                "colour",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "context": {"mood": 1}}),
+                "context.mood",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "tenantId": "globex"}),
+                "tenantId",
+            ),
+            (
+                json!({"userId": "u", "eventType": "exposure", "experimentId": "018f0000-0000-7000-8000-000000000001"}),
+                "experimentId",
+            ),
+        ];
+        for (event, field) in cases {
+            assert_eq!(fields(event.clone()), vec![field.to_owned()], "{event}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_is_put_before_every_field() {
+        let errors = parse_event(&json!({"eventType": 3}), &frame(), "events[4].").unwrap_err();
+        let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(names, ["events[4].userId", "events[4].eventType"]);
+    }
+
+    #[test]
+    fn a_timestamp_within_the_skew_is_fine_and_a_missing_one_is_now() {
+        let e = parse_event(
+            &json!({"userId": "u", "eventType": "exposure", "timestamp": "2026-11-27T12:04:00Z"}),
+            &frame(),
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            e.timestamp,
+            "2026-11-27T12:04:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let e = parse_event(&json!({"userId": "u", "eventType": "error"}), &frame(), "").unwrap();
+        assert_eq!(e.timestamp, frame().now);
+    }
+}

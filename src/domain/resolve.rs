@@ -1,0 +1,409 @@
+//! Which configuration a request gets (spec: applyABTestVariant), as a pure function over a
+//! snapshot of the live experiments and deployments. The server keeps the snapshot in
+//! memory, so answering needs no database round trip.
+
+use crate::domain::assignment::{
+    Allocation, CompiledTargeting, RequestContext, Targeting, Variant, assign, in_rollout,
+};
+use crate::domain::experiment::{SYSTEM_TENANT, TargetType};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// An active experiment, ready to assign.
+#[derive(Debug)]
+pub struct LiveExperiment {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub target_type: TargetType,
+    pub target_id: String,
+    pub salt: String,
+    /// When it started: events from before are refused.
+    pub start_date: chrono::DateTime<chrono::Utc>,
+    pub allocation: Allocation,
+    pub targeting: Targeting,
+    pub compiled: CompiledTargeting,
+    /// The arms' configurations as JSON text, serialised once.
+    pub control: Arc<RawValue>,
+    pub treatment: Arc<RawValue>,
+}
+
+/// The rollout of a deployed winner (the newest deployment of its experiment).
+#[derive(Debug)]
+pub struct LiveDeployment {
+    pub experiment_id: Uuid,
+    pub tenant_id: String,
+    pub target_type: TargetType,
+    pub target_id: String,
+    pub salt: String,
+    pub rollout_percentage: u8,
+    pub winner: Variant,
+    pub compiled: CompiledTargeting,
+    pub configuration: Arc<RawValue>,
+}
+
+/// Everything resolve needs, indexed by tenant.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    experiments: Vec<LiveExperiment>,
+    deployments: Vec<LiveDeployment>,
+    /// Indexes into `experiments`: system-wide ones, and per owning tenant.
+    system_experiments: Vec<usize>,
+    tenant_experiments: HashMap<String, Vec<usize>>,
+    system_deployments: Vec<usize>,
+    tenant_deployments: HashMap<String, Vec<usize>>,
+}
+
+/// One target's answer for a request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolution<'a> {
+    pub target_type: TargetType,
+    pub target_id: &'a str,
+    /// The experiment that assigned the variant; `None` when a deployment answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment_id: Option<Uuid>,
+    pub variant: Variant,
+    /// Whether a deployed winner (not an experiment) answered.
+    pub deployed: bool,
+    pub configuration: &'a RawValue,
+}
+
+/// An owned [`Resolution`], for clients that keep it (server functions, the middleware).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedConfig {
+    pub target_type: TargetType,
+    pub target_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment_id: Option<Uuid>,
+    pub variant: Variant,
+    pub deployed: bool,
+    pub configuration: serde_json::Value,
+}
+
+impl Resolution<'_> {
+    /// An owned copy.
+    pub fn to_config(&self) -> ResolvedConfig {
+        ResolvedConfig {
+            target_type: self.target_type,
+            target_id: self.target_id.to_owned(),
+            experiment_id: self.experiment_id,
+            variant: self.variant,
+            deployed: self.deployed,
+            configuration: serde_json::from_str(self.configuration.get())
+                .unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// An assignment resolve made, for exposure bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposure {
+    pub experiment_id: Uuid,
+    pub variant: Variant,
+}
+
+/// `POST /api/v1/insights/resolve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResolveRequest {
+    pub tenant_id: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub scope: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Snapshot {
+    /// Builds the indexes. Experiments and deployments keep the order given (deployments
+    /// newest first: for one target the first applicable deployment wins).
+    pub fn new(experiments: Vec<LiveExperiment>, deployments: Vec<LiveDeployment>) -> Self {
+        let mut snapshot = Snapshot {
+            experiments,
+            deployments,
+            ..Snapshot::default()
+        };
+        for (i, e) in snapshot.experiments.iter().enumerate() {
+            if e.tenant_id == SYSTEM_TENANT {
+                snapshot.system_experiments.push(i);
+            } else {
+                snapshot
+                    .tenant_experiments
+                    .entry(e.tenant_id.clone())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        for (i, d) in snapshot.deployments.iter().enumerate() {
+            if d.tenant_id == SYSTEM_TENANT {
+                snapshot.system_deployments.push(i);
+            } else {
+                snapshot
+                    .tenant_deployments
+                    .entry(d.tenant_id.clone())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        snapshot
+    }
+
+    /// How many experiments and deployments are live.
+    pub fn len(&self) -> (usize, usize) {
+        (self.experiments.len(), self.deployments.len())
+    }
+
+    /// Whether nothing is live.
+    pub fn is_empty(&self) -> bool {
+        self.experiments.is_empty() && self.deployments.is_empty()
+    }
+
+    /// A live experiment by id.
+    pub fn experiment(&self, id: Uuid) -> Option<&LiveExperiment> {
+        self.experiments.iter().find(|e| e.id == id)
+    }
+
+    /// The experiments that apply to the request's tenant: its own and the system-wide ones.
+    fn experiments_for<'s>(&'s self, tenant: &str) -> impl Iterator<Item = &'s LiveExperiment> {
+        self.tenant_experiments
+            .get(tenant)
+            .into_iter()
+            .flatten()
+            .chain(self.system_experiments.iter())
+            .filter_map(|&i| self.experiments.get(i))
+    }
+
+    fn deployments_for<'s>(&'s self, tenant: &str) -> impl Iterator<Item = &'s LiveDeployment> {
+        self.tenant_deployments
+            .get(tenant)
+            .into_iter()
+            .flatten()
+            .chain(self.system_deployments.iter())
+            .filter_map(|&i| self.deployments.get(i))
+    }
+
+    /// The configuration of every target an active experiment or a deployment covers for
+    /// this request, and the assignments made (for exposure bookkeeping). A user that is not
+    /// targeted, or falls outside an experiment's share of traffic, gets nothing for it: the
+    /// product keeps its current configuration.
+    pub fn resolve<'s>(
+        &'s self,
+        ctx: &RequestContext<'_>,
+        out: &mut Vec<Resolution<'s>>,
+        exposures: &mut Vec<Exposure>,
+    ) {
+        for e in self.experiments_for(ctx.tenant_id) {
+            if out
+                .iter()
+                .any(|r| r.target_type == e.target_type && r.target_id == e.target_id)
+            {
+                continue; // one answer per target (starting overlapping experiments is refused)
+            }
+            if !e.compiled.matches(ctx) {
+                continue;
+            }
+            if let Some(variant) = assign(&e.salt, ctx.user_id, e.allocation) {
+                out.push(Resolution {
+                    target_type: e.target_type,
+                    target_id: &e.target_id,
+                    experiment_id: Some(e.id),
+                    variant,
+                    deployed: false,
+                    configuration: match variant {
+                        Variant::Control => &e.control,
+                        Variant::Treatment => &e.treatment,
+                    },
+                });
+                exposures.push(Exposure {
+                    experiment_id: e.id,
+                    variant,
+                });
+            }
+        }
+        let mut decided: Vec<(TargetType, &str)> = Vec::new();
+        for d in self.deployments_for(ctx.tenant_id) {
+            let target = (d.target_type, d.target_id.as_str());
+            if decided.contains(&target)
+                || out
+                    .iter()
+                    .any(|r| r.target_type == d.target_type && r.target_id == d.target_id)
+            {
+                continue;
+            }
+            if !d.compiled.matches(ctx) {
+                continue;
+            }
+            // Only the newest applicable deployment of a target decides it.
+            decided.push(target);
+            if in_rollout(&d.salt, ctx.user_id, d.rollout_percentage) {
+                out.push(Resolution {
+                    target_type: d.target_type,
+                    target_id: &d.target_id,
+                    experiment_id: None,
+                    variant: d.winner,
+                    deployed: true,
+                    configuration: &d.configuration,
+                });
+            }
+        }
+    }
+}
+
+/// The assignment the snapshot would give `ctx` in experiment `id`: `None` when the
+/// experiment is not active, the request is not targeted, or the user falls outside the
+/// experiment's share of traffic.
+pub fn assignment_in(snapshot: &Snapshot, id: Uuid, ctx: &RequestContext<'_>) -> Option<Variant> {
+    let e = snapshot.experiment(id)?;
+    let reaches = e.tenant_id == SYSTEM_TENANT || e.tenant_id == ctx.tenant_id;
+    if !reaches || !e.compiled.matches(ctx) {
+        return None;
+    }
+    assign(&e.salt, ctx.user_id, e.allocation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Arc<RawValue> {
+        Arc::from(RawValue::from_string(s.to_owned()).unwrap())
+    }
+
+    fn experiment(
+        tenant: &str,
+        target: &str,
+        control: u8,
+        treatment: u8,
+        t: Targeting,
+    ) -> LiveExperiment {
+        LiveExperiment {
+            id: Uuid::now_v7(),
+            tenant_id: tenant.into(),
+            target_type: TargetType::Prompt,
+            target_id: target.into(),
+            salt: format!("salt-{target}-{tenant}"),
+            start_date: chrono::Utc::now(),
+            allocation: Allocation::new(control, treatment),
+            compiled: t.compile(),
+            targeting: t,
+            control: raw(r#"{"v":"control"}"#),
+            treatment: raw(r#"{"v":"treatment"}"#),
+        }
+    }
+
+    fn deployment(tenant: &str, target: &str, pct: u8) -> LiveDeployment {
+        LiveDeployment {
+            experiment_id: Uuid::now_v7(),
+            tenant_id: tenant.into(),
+            target_type: TargetType::Prompt,
+            target_id: target.into(),
+            salt: "d".into(),
+            rollout_percentage: pct,
+            winner: Variant::Treatment,
+            compiled: Targeting::default().compile(),
+            configuration: raw(r#"{"v":"winner"}"#),
+        }
+    }
+
+    fn run<'s>(s: &'s Snapshot, tenant: &str, user: &str) -> Vec<Resolution<'s>> {
+        let mut out = Vec::new();
+        let mut exposures = Vec::new();
+        s.resolve(&RequestContext::new(tenant, user), &mut out, &mut exposures);
+        assert_eq!(exposures.len(), out.iter().filter(|r| !r.deployed).count());
+        out
+    }
+
+    #[test]
+    fn everyone_in_a_full_experiment_gets_a_variant_and_the_same_one_again() {
+        let s = Snapshot::new(
+            vec![experiment("acme", "p", 50, 50, Targeting::default())],
+            vec![],
+        );
+        for i in 0..200 {
+            let user = format!("u{i}");
+            let first = run(&s, "acme", &user);
+            assert_eq!(first.len(), 1);
+            let again = run(&s, "acme", &user);
+            assert_eq!(
+                serde_json::to_string(&first).unwrap(),
+                serde_json::to_string(&again).unwrap(),
+                "sticky"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tenants_experiment_does_not_reach_other_tenants_but_a_system_one_does() {
+        let s = Snapshot::new(
+            vec![
+                experiment("acme", "p", 50, 50, Targeting::default()),
+                experiment("system", "q", 50, 50, Targeting::default()),
+            ],
+            vec![],
+        );
+        assert_eq!(run(&s, "acme", "u1").len(), 2);
+        let other = run(&s, "globex", "u1");
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0].target_id, "q");
+    }
+
+    #[test]
+    fn untargeted_users_and_excluded_traffic_get_nothing() {
+        let t = Targeting {
+            user_ids: vec!["vip".into()],
+            ..Targeting::default()
+        };
+        let s = Snapshot::new(vec![experiment("acme", "p", 50, 50, t)], vec![]);
+        assert_eq!(run(&s, "acme", "vip").len(), 1);
+        assert!(run(&s, "acme", "someone").is_empty());
+
+        let s = Snapshot::new(
+            vec![experiment("acme", "p", 5, 5, Targeting::default())],
+            vec![],
+        );
+        let included = (0..2000)
+            .filter(|i| !run(&s, "acme", &format!("u{i}")).is_empty())
+            .count();
+        assert!(
+            (120..280).contains(&included),
+            "about 10% of 2000: {included}"
+        );
+    }
+
+    #[test]
+    fn a_deployment_serves_its_rollout_share_and_an_experiment_on_the_target_wins() {
+        let s = Snapshot::new(vec![], vec![deployment("acme", "p", 25)]);
+        let served = (0..4000)
+            .filter(|i| !run(&s, "acme", &format!("u{i}")).is_empty())
+            .count();
+        assert!((850..1150).contains(&served), "about 25%: {served}");
+
+        let s = Snapshot::new(vec![], vec![deployment("acme", "p", 100)]);
+        let r = run(&s, "acme", "u1");
+        assert!(r[0].deployed && r[0].experiment_id.is_none());
+        assert_eq!(r[0].configuration.get(), r#"{"v":"winner"}"#);
+
+        let s = Snapshot::new(
+            vec![experiment("acme", "p", 50, 50, Targeting::default())],
+            vec![deployment("acme", "p", 100)],
+        );
+        let r = run(&s, "acme", "u1");
+        assert_eq!(r.len(), 1);
+        assert!(!r[0].deployed);
+    }
+
+    #[test]
+    fn the_resolution_serialises_as_the_api_answers_it() {
+        let s = Snapshot::new(vec![], vec![deployment("acme", "p", 100)]);
+        let json = serde_json::to_value(&run(&s, "acme", "u")[0]).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"targetType": "prompt", "targetId": "p", "variant": "treatment",
+                               "deployed": true, "configuration": {"v": "winner"}})
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! Durable event ingestion by group commit: requests queue their events, a few writers
+//! take everything queued (up to a batch), write it in one transaction with multi-row
+//! statements, and only then acknowledge each request. A full queue answers "busy" at once
+//! (503 with Retry-After), never a silent drop.
+
+use crate::domain::assignment::Variant;
+use crate::domain::event::EventDraft;
+use crate::store;
+use crate::store::events::{EventRow, Key};
+use anyhow::Context;
+use chrono::Utc;
+use serde::Serialize;
+use sqlx::PgPool;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
+use uuid::Uuid;
+
+/// Most events waiting or being written at once.
+pub const MAX_QUEUED_EVENTS: usize = 200_000;
+/// Most events written by one transaction.
+const MAX_BATCH: usize = 20_000;
+/// Parallel writers (each with its own connection): commits overlap their fsyncs.
+const WRITERS: usize = 4;
+
+/// An event checked against the snapshot, ready for the writers.
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    pub draft: EventDraft,
+    /// The variant the user gets by hashing, used to create the assignment when resolve has
+    /// not written it yet; `None` when the user is not in the experiment by the event's
+    /// context (the event then needs an existing assignment).
+    pub fallback: Option<Variant>,
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Committed.
+    Stored {
+        #[serde(rename = "eventId")]
+        event_id: Uuid,
+        variant: Variant,
+    },
+    /// Its idempotency key was already stored: nothing new was written.
+    Duplicate { variant: Variant },
+    /// The user has no assignment in the experiment: the event does not count.
+    NotAssigned,
+}
+
+/// Why a submission was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the ingestion queue is full; retry shortly")]
+    Busy,
+    #[error("the events could not be written: {0}")]
+    Failed(String),
+}
+
+struct Job {
+    events: Vec<PreparedEvent>,
+    reply: oneshot::Sender<Result<Vec<Outcome>, String>>,
+    _permits: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Counters shown by /healthz.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestHealth {
+    pub queued_events: usize,
+    pub stored: u64,
+    pub busy_refusals: u64,
+    pub failed_batches: u64,
+}
+
+#[derive(Default)]
+struct Stats {
+    stored: AtomicU64,
+    busy: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// The handle requests submit through.
+pub struct Ingest {
+    tx: mpsc::UnboundedSender<Job>,
+    permits: Arc<Semaphore>,
+    capacity: usize,
+    stats: Arc<Stats>,
+}
+
+impl Ingest {
+    /// Starts the writers.
+    pub fn start(pool: PgPool) -> Ingest {
+        Self::start_with_capacity(pool, MAX_QUEUED_EVENTS)
+    }
+
+    /// Starts the writers with room for `capacity` queued events.
+    pub fn start_with_capacity(pool: PgPool, capacity: usize) -> Ingest {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let rx = Arc::new(Mutex::new(rx));
+        let stats = Arc::new(Stats::default());
+        for _ in 0..WRITERS {
+            tokio::spawn(writer(pool.clone(), rx.clone(), stats.clone()));
+        }
+        Ingest {
+            tx,
+            permits: Arc::new(Semaphore::new(capacity)),
+            capacity,
+            stats,
+        }
+    }
+
+    /// Queues events and waits until they are committed. The outcomes are in input order.
+    pub async fn submit(&self, events: Vec<PreparedEvent>) -> Result<Vec<Outcome>, IngestError> {
+        if events.is_empty() {
+            return Ok(vec![]);
+        }
+        let n = u32::try_from(events.len()).map_err(|_| IngestError::Busy)?;
+        let permits = self
+            .permits
+            .clone()
+            .try_acquire_many_owned(n)
+            .map_err(|_| {
+                self.stats.busy.fetch_add(1, Ordering::Relaxed);
+                IngestError::Busy
+            })?;
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job {
+                events,
+                reply,
+                _permits: permits,
+            })
+            .map_err(|_| IngestError::Failed("the ingestion writers have stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| IngestError::Failed("the writer stopped before answering".into()))?
+            .map_err(IngestError::Failed)
+    }
+
+    pub fn health(&self) -> IngestHealth {
+        IngestHealth {
+            queued_events: self.capacity - self.permits.available_permits(),
+            stored: self.stats.stored.load(Ordering::Relaxed),
+            busy_refusals: self.stats.busy.load(Ordering::Relaxed),
+            failed_batches: self.stats.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+async fn writer(pool: PgPool, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>, stats: Arc<Stats>) {
+    loop {
+        let mut jobs = Vec::new();
+        {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut size = first.events.len();
+            jobs.push(first);
+            while size < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        size += job.events.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        match write(&pool, &jobs).await {
+            Ok(outcomes) => {
+                let stored = outcomes
+                    .iter()
+                    .flatten()
+                    .filter(|o| matches!(o, Outcome::Stored { .. }))
+                    .count();
+                stats.stored.fetch_add(stored as u64, Ordering::Relaxed);
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(err) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                let message = format!("{err:#}");
+                tracing::error!(error = %message, "event batch failed; nothing of it was stored");
+                for job in jobs {
+                    let _ = job.reply.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Writes all events of `jobs` in one transaction; returns the outcomes per job.
+async fn write(pool: &PgPool, jobs: &[Job]) -> anyhow::Result<Vec<Vec<Outcome>>> {
+    let now = Utc::now();
+    let events: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
+    let key_of = |e: &PreparedEvent| -> Key {
+        (
+            e.draft.tenant_id.clone(),
+            e.draft.experiment_id,
+            e.draft.user_id.clone(),
+        )
+    };
+    let mut seen = HashSet::new();
+    let mut keys = Vec::new();
+    let mut missing = Vec::new();
+    for e in &events {
+        let key = key_of(e);
+        if seen.insert(key.clone()) {
+            if let Some(v) = e.fallback {
+                missing.push((key.clone(), v.as_str()));
+            }
+            keys.push(key);
+        }
+    }
+    let mut tx = pool.begin().await.context("Failed to begin")?;
+    store::events::ensure_assignments(&mut tx, &missing, now)
+        .await
+        .context("Failed to create assignments")?;
+    let assignments = store::events::assignments(&mut tx, &keys)
+        .await
+        .context("Failed to read assignments")?;
+    let mut rows = Vec::with_capacity(events.len());
+    let mut plan: Vec<Option<(Uuid, Variant)>> = Vec::with_capacity(events.len());
+    for e in &events {
+        match assignments.get(&key_of(e)) {
+            Some((assignment_id, variant)) => {
+                let variant = if variant == "control" {
+                    Variant::Control
+                } else {
+                    Variant::Treatment
+                };
+                let id = Uuid::now_v7();
+                rows.push(EventRow {
+                    id,
+                    assignment_id: *assignment_id,
+                    variant: variant.as_str(),
+                    draft: &e.draft,
+                });
+                plan.push(Some((id, variant)));
+            }
+            None => plan.push(None),
+        }
+    }
+    let inserted: HashSet<Uuid> = store::events::insert(&mut tx, &rows)
+        .await
+        .context("Failed to insert events")?
+        .into_iter()
+        .collect();
+    tx.commit().await.context("Failed to commit events")?;
+
+    let mut outcomes = plan.into_iter().map(|p| match p {
+        None => Outcome::NotAssigned,
+        Some((id, variant)) if inserted.contains(&id) => Outcome::Stored {
+            event_id: id,
+            variant,
+        },
+        Some((_, variant)) => Outcome::Duplicate { variant },
+    });
+    Ok(jobs
+        .iter()
+        .map(|job| outcomes.by_ref().take(job.events.len()).collect())
+        .collect())
+}
