@@ -49,6 +49,10 @@ pub struct LiveDeployment {
 pub struct Snapshot {
     experiments: Vec<LiveExperiment>,
     deployments: Vec<LiveDeployment>,
+    /// Each experiment's answer per arm (control, treatment), serialised once.
+    experiment_entries: Vec<(Box<str>, Box<str>)>,
+    /// Each deployment's answer, serialised once.
+    deployment_entries: Vec<Box<str>>,
     /// Indexes into `experiments`: system-wide ones, and per owning tenant.
     system_experiments: Vec<usize>,
     tenant_experiments: HashMap<String, Vec<usize>>,
@@ -69,6 +73,10 @@ pub struct Resolution<'a> {
     /// Whether a deployed winner (not an experiment) answered.
     pub deployed: bool,
     pub configuration: &'a RawValue,
+    /// This resolution as JSON, serialised when the snapshot was built (the hot path
+    /// concatenates these instead of serialising).
+    #[serde(skip)]
+    pub json: &'a str,
 }
 
 /// An owned [`Resolution`], for clients that keep it (server functions, the middleware).
@@ -122,9 +130,50 @@ impl Snapshot {
     /// Builds the indexes. Experiments and deployments keep the order given (deployments
     /// newest first: for one target the first applicable deployment wins).
     pub fn new(experiments: Vec<LiveExperiment>, deployments: Vec<LiveDeployment>) -> Self {
+        let entry = |r: &Resolution<'_>| -> Box<str> {
+            serde_json::to_string(r)
+                .unwrap_or_default()
+                .into_boxed_str()
+        };
+        let experiment_entries = experiments
+            .iter()
+            .map(|e| {
+                let arm = |variant, configuration| {
+                    entry(&Resolution {
+                        target_type: e.target_type,
+                        target_id: &e.target_id,
+                        experiment_id: Some(e.id),
+                        variant,
+                        deployed: false,
+                        configuration,
+                        json: "",
+                    })
+                };
+                (
+                    arm(Variant::Control, &e.control),
+                    arm(Variant::Treatment, &e.treatment),
+                )
+            })
+            .collect();
+        let deployment_entries = deployments
+            .iter()
+            .map(|d| {
+                entry(&Resolution {
+                    target_type: d.target_type,
+                    target_id: &d.target_id,
+                    experiment_id: None,
+                    variant: d.winner,
+                    deployed: true,
+                    configuration: &d.configuration,
+                    json: "",
+                })
+            })
+            .collect();
         let mut snapshot = Snapshot {
             experiments,
             deployments,
+            experiment_entries,
+            deployment_entries,
             ..Snapshot::default()
         };
         for (i, e) in snapshot.experiments.iter().enumerate() {
@@ -167,23 +216,30 @@ impl Snapshot {
         self.experiments.iter().find(|e| e.id == id)
     }
 
-    /// The experiments that apply to the request's tenant: its own and the system-wide ones.
-    fn experiments_for<'s>(&'s self, tenant: &str) -> impl Iterator<Item = &'s LiveExperiment> {
+    /// The experiments that apply to the request's tenant (its own and the system-wide
+    /// ones), with their serialised answers.
+    fn experiments_for<'s>(
+        &'s self,
+        tenant: &str,
+    ) -> impl Iterator<Item = (&'s LiveExperiment, &'s (Box<str>, Box<str>))> {
         self.tenant_experiments
             .get(tenant)
             .into_iter()
             .flatten()
             .chain(self.system_experiments.iter())
-            .filter_map(|&i| self.experiments.get(i))
+            .filter_map(|&i| Some((self.experiments.get(i)?, self.experiment_entries.get(i)?)))
     }
 
-    fn deployments_for<'s>(&'s self, tenant: &str) -> impl Iterator<Item = &'s LiveDeployment> {
+    fn deployments_for<'s>(
+        &'s self,
+        tenant: &str,
+    ) -> impl Iterator<Item = (&'s LiveDeployment, &'s str)> {
         self.tenant_deployments
             .get(tenant)
             .into_iter()
             .flatten()
             .chain(self.system_deployments.iter())
-            .filter_map(|&i| self.deployments.get(i))
+            .filter_map(|&i| Some((self.deployments.get(i)?, &**self.deployment_entries.get(i)?)))
     }
 
     /// The configuration of every target an active experiment or a deployment covers for
@@ -196,7 +252,7 @@ impl Snapshot {
         out: &mut Vec<Resolution<'s>>,
         exposures: &mut Vec<Exposure>,
     ) {
-        for e in self.experiments_for(ctx.tenant_id) {
+        for (e, entries) in self.experiments_for(ctx.tenant_id) {
             if out
                 .iter()
                 .any(|r| r.target_type == e.target_type && r.target_id == e.target_id)
@@ -217,6 +273,10 @@ impl Snapshot {
                         Variant::Control => &e.control,
                         Variant::Treatment => &e.treatment,
                     },
+                    json: match variant {
+                        Variant::Control => &entries.0,
+                        Variant::Treatment => &entries.1,
+                    },
                 });
                 exposures.push(Exposure {
                     experiment_id: e.id,
@@ -225,7 +285,7 @@ impl Snapshot {
             }
         }
         let mut decided: Vec<(TargetType, &str)> = Vec::new();
-        for d in self.deployments_for(ctx.tenant_id) {
+        for (d, entry) in self.deployments_for(ctx.tenant_id) {
             let target = (d.target_type, d.target_id.as_str());
             if decided.contains(&target)
                 || out
@@ -247,6 +307,7 @@ impl Snapshot {
                     variant: d.winner,
                     deployed: true,
                     configuration: &d.configuration,
+                    json: entry,
                 });
             }
         }
@@ -399,11 +460,64 @@ mod tests {
     #[test]
     fn the_resolution_serialises_as_the_api_answers_it() {
         let s = Snapshot::new(vec![], vec![deployment("acme", "p", 100)]);
-        let json = serde_json::to_value(&run(&s, "acme", "u")[0]).unwrap();
+        let r = &run(&s, "acme", "u")[0];
+        let json = serde_json::to_value(r).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(r.json).unwrap(),
+            json
+        );
         assert_eq!(
             json,
             serde_json::json!({"targetType": "prompt", "targetId": "p", "variant": "treatment",
                                "deployed": true, "configuration": {"v": "winner"}})
+        );
+    }
+}
+
+/// Writes `{"tenantId": …, "userId": …, "assignments": [...]}` from the pre-serialised
+/// resolutions: the resolve route's answer, without serialising on the hot path.
+pub fn answer_json(tenant_id: &str, user_id: &str, resolutions: &[Resolution<'_>]) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(64 + resolutions.iter().map(|r| r.json.len() + 1).sum::<usize>());
+    out.extend_from_slice(b"{\"tenantId\":");
+    // Strings to JSON cannot fail.
+    let _ = serde_json::to_writer(&mut out, tenant_id);
+    out.extend_from_slice(b",\"userId\":");
+    let _ = serde_json::to_writer(&mut out, user_id);
+    out.extend_from_slice(b",\"assignments\":[");
+    for (i, r) in resolutions.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r.json.as_bytes());
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_is_valid_json_with_every_resolution() {
+        let config: Arc<RawValue> = Arc::from(RawValue::from_string("{\"a\":1}".into()).unwrap());
+        let r = Resolution {
+            target_type: TargetType::Prompt,
+            target_id: "p",
+            experiment_id: None,
+            variant: Variant::Control,
+            deployed: true,
+            configuration: &config,
+            json: r#"{"targetId":"p"}"#,
+        };
+        let body = answer_json("acme", "u\"1", &[r.clone(), r]);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["userId"], "u\"1");
+        assert_eq!(v["assignments"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            answer_json("t", "u", &[]),
+            br#"{"tenantId":"t","userId":"u","assignments":[]}"#
         );
     }
 }

@@ -215,6 +215,9 @@ async fn write(pool: &PgPool, jobs: &[Job]) -> anyhow::Result<Vec<Vec<Outcome>>>
             keys.push(key);
         }
     }
+    // One lock order for every writer (and the exposure writer): no deadlocks.
+    missing.sort();
+    keys.sort();
     let mut tx = pool.begin().await.context("Failed to begin")?;
     store::events::ensure_assignments(&mut tx, &missing, now)
         .await

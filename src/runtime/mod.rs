@@ -42,7 +42,9 @@ pub struct RuntimeHealth {
     pub deployments: usize,
     pub last_refresh: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Assignment rows created or updated by exposure bookkeeping.
     pub exposures_written: u64,
+    /// Resolves whose bookkeeping was dropped because the queue was full.
     pub exposures_dropped: u64,
     pub exposure_batches_failed: u64,
     pub ingest: ingest::IngestHealth,
@@ -132,14 +134,15 @@ impl Runtime {
         let mut out = Vec::new();
         let mut exposures: Vec<Exposure> = Vec::new();
         snapshot.resolve(ctx, &mut out, &mut exposures);
-        let now = Utc::now();
-        for e in exposures {
+        if !exposures.is_empty() {
             let record = ExposureRecord {
                 tenant_id: ctx.tenant_id.to_owned(),
-                experiment_id: e.experiment_id,
                 user_id: ctx.user_id.to_owned(),
-                variant: e.variant,
-                at: now,
+                assignments: exposures
+                    .iter()
+                    .map(|e| (e.experiment_id, e.variant))
+                    .collect(),
+                at: Utc::now(),
             };
             if self.exposures.try_send(record).is_err() {
                 self.exposure_stats.dropped.fetch_add(1, Ordering::Relaxed);

@@ -3,7 +3,7 @@
 use super::RestError;
 use super::extract::{Body, experiment_id};
 use crate::domain::Principal;
-use crate::domain::resolve::ResolveRequest;
+use crate::domain::resolve::{ResolveRequest, answer_json};
 use crate::server::AppState;
 use crate::service::runtime as svc;
 use axum::body::Bytes;
@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -41,27 +41,14 @@ impl FromRequestParts<AppState> for RuntimeCaller {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResolveAnswer<'a, T: Serialize> {
-    tenant_id: &'a str,
-    user_id: &'a str,
-    assignments: T,
-}
-
 async fn resolve(
     State(state): State<AppState>,
     RuntimeCaller(who): RuntimeCaller,
     Body(request): Body<ResolveRequest>,
 ) -> Result<Response, RestError> {
     let body = svc::resolve(&state.runtime, &who, &request, |assignments| {
-        serde_json::to_vec(&ResolveAnswer {
-            tenant_id: &request.tenant_id,
-            user_id: &request.user_id,
-            assignments,
-        })
-    })?
-    .map_err(|e| crate::service::ServiceError::Unexpected(e.into()))?;
+        answer_json(&request.tenant_id, &request.user_id, assignments)
+    })?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 

@@ -1,0 +1,107 @@
+//! In-process resolve: one user against 20 active experiments (the hot path of
+//! `POST /api/v1/insights/resolve` and of `AbTestLayer`, without HTTP).
+//!
+//! `cargo bench --bench resolve`
+
+use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main};
+use serde_json::value::RawValue;
+use std::sync::Arc;
+use uuid::Uuid;
+use verdict::domain::assignment::{Allocation, RequestContext, Targeting, bucket};
+use verdict::domain::experiment::TargetType;
+use verdict::domain::resolve::{Exposure, LiveExperiment, Resolution, Snapshot, answer_json};
+
+fn raw(s: &str) -> Arc<RawValue> {
+    Arc::from(RawValue::from_string(s.to_owned()).unwrap())
+}
+
+/// 20 active experiments that all apply to tenant "acme": 12 of its own, 8 system-wide,
+/// on 20 different targets; a quarter restrict intents, one restricts 10,000 users.
+fn snapshot() -> Snapshot {
+    let types = TargetType::ALL;
+    let experiments = (0..20)
+        .map(|i| {
+            let mut targeting = Targeting::default();
+            if i % 4 == 0 {
+                targeting.intents = vec!["risk".into(), "summary".into()];
+            }
+            if i == 7 {
+                targeting.user_ids = (0..10_000).map(|u| format!("user-{u}")).collect();
+            }
+            LiveExperiment {
+                id: Uuid::now_v7(),
+                tenant_id: if i < 12 {
+                    "acme".into()
+                } else {
+                    "system".into()
+                },
+                target_type: types[i % types.len()],
+                target_id: format!("target-{i}"),
+                salt: format!("{:032x}", i * 7919 + 13),
+                start_date: chrono::Utc::now(),
+                allocation: Allocation::new(50, 50),
+                compiled: targeting.compile(),
+                targeting,
+                control: raw(r#"{"templateId":"control-template","temperature":0.2}"#),
+                treatment: raw(r#"{"templateId":"treatment-template","temperature":0.4}"#),
+            }
+        })
+        .collect();
+    Snapshot::new(experiments, vec![])
+}
+
+fn bench(c: &mut Criterion) {
+    let snapshot = snapshot();
+    let users: Vec<String> = (0..4096).map(|i| format!("user-{i}")).collect();
+    let mut group = c.benchmark_group("resolve");
+
+    let mut i = 0usize;
+    group.bench_function("one user, 20 active experiments", |b| {
+        let mut out: Vec<Resolution<'_>> = Vec::with_capacity(32);
+        let mut exposures: Vec<Exposure> = Vec::with_capacity(32);
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            let ctx = RequestContext {
+                tenant_id: "acme",
+                user_id: &users[i],
+                intent: Some("risk"),
+                scope: None,
+            };
+            out.clear();
+            exposures.clear();
+            snapshot.resolve(black_box(&ctx), &mut out, &mut exposures);
+            black_box(out.len())
+        })
+    });
+
+    group.bench_function("one user, 20 experiments, answer serialised to JSON", |b| {
+        b.iter_batched(
+            || {
+                i = (i + 1) & 4095;
+                users[i].clone()
+            },
+            |user| {
+                let ctx = RequestContext::new("acme", &user).with_intent("risk");
+                let mut out = Vec::new();
+                let mut exposures = Vec::new();
+                snapshot.resolve(&ctx, &mut out, &mut exposures);
+                black_box(answer_json("acme", &user, &out))
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    group.bench_function("the bucket hash alone", |b| {
+        b.iter(|| {
+            i = (i + 1) & 4095;
+            black_box(bucket(
+                black_box("0123456789abcdef0123456789abcdef"),
+                &users[i],
+            ))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
