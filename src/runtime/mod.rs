@@ -151,16 +151,34 @@ impl Runtime {
         answer(&out)
     }
 
-    /// The caller behind a bearer token, from memory when recently seen.
+    /// The caller behind a bearer token, from memory when recently seen. When the database
+    /// cannot be asked, a token seen before keeps working (the hot path stays up).
     pub async fn authenticate(&self, token: &str) -> Result<Principal, ServiceError> {
         let hash = crate::service::tokens::hash_token(token);
-        if let Ok(tokens) = self.tokens.read()
-            && let Some((who, at)) = tokens.get(&hash)
+        let cached = self
+            .tokens
+            .read()
+            .ok()
+            .and_then(|tokens| tokens.get(&hash).cloned());
+        if let Some((who, at)) = &cached
             && at.elapsed() < TOKEN_TTL
         {
             return Ok(who.clone());
         }
-        let who = crate::service::auth::authenticate(&self.pool, Some(token), None).await?;
+        let who = match crate::service::auth::authenticate(&self.pool, Some(token), None).await {
+            Ok(who) => who,
+            Err(ServiceError::Unexpected(err)) => match cached {
+                Some((who, _)) => {
+                    tracing::warn!(
+                        error = format!("{err:#}"),
+                        "token check failed; trusting the cached answer"
+                    );
+                    return Ok(who);
+                }
+                None => return Err(ServiceError::Unexpected(err)),
+            },
+            Err(err) => return Err(err),
+        };
         if let Ok(mut tokens) = self.tokens.write() {
             if tokens.len() > 10_000 {
                 tokens.clear();

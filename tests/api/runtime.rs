@@ -256,3 +256,27 @@ async fn a_deployed_winner_reaches_its_rollout_share_and_everyone_at_100(pool: P
         );
     }
 }
+
+#[sqlx::test]
+async fn resolve_keeps_answering_from_memory_when_the_database_is_gone(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let root = app.root().await;
+    let service = app.token(Role::Service, Some("acme")).await;
+    app.live_experiment(&root, &experiment_body("resilient"), 1)
+        .await;
+    let before = app.resolve(&service, "acme", "zoe").await;
+    assert_eq!(before.status, 200);
+
+    pool.close().await;
+
+    let after = app.resolve(&service, "acme", "zoe").await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    assert_eq!(after.body["assignments"], before.body["assignments"]);
+    let (status, body, _) = app.get_page("/healthz", None).await;
+    assert_eq!(status, 503, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        health["runtime"]["experiments"], 1,
+        "the last snapshot still serves"
+    );
+}
