@@ -4,8 +4,9 @@
 use super::ApiError;
 use crate::domain::assignment::Variant;
 use crate::domain::experiment::{
-    Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput, ResultsSummary,
+    Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput,
 };
+use crate::domain::results::ResultsReport;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
@@ -96,9 +97,9 @@ pub async fn experiment_audit(id: Uuid) -> Result<Vec<AuditEntry>, ApiError> {
     super::ssr::respond(crate::service::experiments::audit(&state.pool, &who, id).await)
 }
 
-/// Users per arm (the full statistics come with the results issue). `{"id": "…"}`.
+/// The results (the REST results route's answer). `{"id": "…"}`.
 #[server(prefix = "/api/fn", endpoint = "experiment_results", input = Json)]
-pub async fn experiment_results(id: Uuid) -> Result<ResultsSummary, ApiError> {
+pub async fn experiment_results(id: Uuid) -> Result<ResultsReport, ApiError> {
     let (state, who) = super::ssr::caller().await?;
-    super::ssr::respond(crate::service::experiments::results(&state.pool, &who, id).await)
+    super::ssr::respond(crate::service::results::results(&state.pool, &who, id).await)
 }

@@ -6,7 +6,7 @@
 use crate::domain::assignment::Variant;
 use crate::domain::event::EventDraft;
 use crate::store;
-use crate::store::events::{EventRow, Key};
+use crate::store::events::{DailyDelta, EventRow, Key, UserDelta};
 use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
@@ -252,6 +252,14 @@ async fn write(pool: &PgPool, jobs: &[Job]) -> anyhow::Result<Vec<Vec<Outcome>>>
         .context("Failed to insert events")?
         .into_iter()
         .collect();
+    let new_rows: Vec<&EventRow<'_>> = rows.iter().filter(|r| inserted.contains(&r.id)).collect();
+    let (users, days) = rollup_deltas(&new_rows);
+    store::events::upsert_user_metrics(&mut tx, &users)
+        .await
+        .context("Failed to update per-user metrics")?;
+    store::events::upsert_daily_metrics(&mut tx, &days)
+        .await
+        .context("Failed to update daily metrics")?;
     tx.commit().await.context("Failed to commit events")?;
 
     let mut outcomes = plan.into_iter().map(|p| match p {
@@ -266,4 +274,101 @@ async fn write(pool: &PgPool, jobs: &[Job]) -> anyhow::Result<Vec<Vec<Outcome>>>
         .iter()
         .map(|job| outcomes.by_ref().take(job.events.len()).collect())
         .collect())
+}
+
+/// Running (n, mean, M2) of one metric (Welford).
+#[derive(Debug, Clone, Copy, Default)]
+struct Moments(i64, f64, f64);
+
+impl Moments {
+    fn add(&mut self, x: f64) {
+        self.0 += 1;
+        let delta = x - self.1;
+        self.1 += delta / self.0 as f64;
+        self.2 += delta * (x - self.1);
+    }
+}
+
+/// What the inserted events add to the per-user and per-day rollups, sorted by key (one
+/// lock order for every writer).
+fn rollup_deltas(rows: &[&EventRow<'_>]) -> (Vec<UserDelta>, Vec<DailyDelta>) {
+    use std::collections::BTreeMap;
+    let mut users: BTreeMap<(Uuid, &str, &str), UserDelta> = BTreeMap::new();
+    let mut days: BTreeMap<(Uuid, chrono::NaiveDate, &str), (i64, Moments, Moments)> =
+        BTreeMap::new();
+    for r in rows {
+        let d = r.draft;
+        let variant: &'static str = if r.variant == "control" {
+            "control"
+        } else {
+            "treatment"
+        };
+        let u = users
+            .entry((d.experiment_id, d.tenant_id.as_str(), d.user_id.as_str()))
+            .or_insert_with(|| UserDelta {
+                experiment_id: d.experiment_id,
+                tenant_id: d.tenant_id.clone(),
+                user_id: d.user_id.clone(),
+                variant,
+                events: 0,
+                errors: 0,
+                sums: [(0, 0.0); 5],
+                positive: 0,
+                negative: 0,
+                neutral: 0,
+                first: d.timestamp,
+                last: d.timestamp,
+            });
+        u.events += 1;
+        if d.event_type == crate::domain::event::EventType::Error {
+            u.errors += 1;
+        }
+        let citation = d.custom.get("citation_quality").and_then(|v| v.as_f64());
+        let values = [
+            d.quality,
+            citation,
+            d.latency_ms,
+            d.tokens_used.map(|t| t as f64),
+            d.cost,
+        ];
+        for (slot, value) in u.sums.iter_mut().zip(values) {
+            if let Some(x) = value {
+                slot.0 += 1;
+                slot.1 += x;
+            }
+        }
+        match d.satisfaction {
+            Some(crate::domain::event::Satisfaction::Positive) => u.positive += 1,
+            Some(crate::domain::event::Satisfaction::Negative) => u.negative += 1,
+            Some(crate::domain::event::Satisfaction::Neutral) => u.neutral += 1,
+            None => {}
+        }
+        u.first = u.first.min(d.timestamp);
+        u.last = u.last.max(d.timestamp);
+
+        let day = days
+            .entry((d.experiment_id, d.timestamp.date_naive(), variant))
+            .or_default();
+        day.0 += 1;
+        if let Some(q) = d.quality {
+            day.1.add(q);
+        }
+        if let Some(l) = d.latency_ms {
+            day.2.add(l);
+        }
+    }
+    let days = days
+        .into_iter()
+        .map(
+            |((experiment_id, day, variant), (events, q, l))| DailyDelta {
+                experiment_id,
+                day,
+                variant,
+                events,
+                quality: (q.0, q.1, q.2),
+                latency: (l.0, l.1, l.2),
+            },
+        )
+        .collect();
+    (users.into_values().collect(), days)
 }

@@ -65,7 +65,8 @@ pub struct Runtime {
     reload: Notify,
     exposures: mpsc::Sender<ExposureRecord>,
     exposure_stats: Arc<ExposureStats>,
-    tokens: RwLock<HashMap<Vec<u8>, (Principal, std::time::Instant)>>,
+    /// Token hash → (caller, when checked, still trusted without a new check).
+    tokens: RwLock<HashMap<Vec<u8>, (Principal, std::time::Instant, bool)>>,
     pub ingest: ingest::Ingest,
 }
 
@@ -160,7 +161,8 @@ impl Runtime {
             .read()
             .ok()
             .and_then(|tokens| tokens.get(&hash).cloned());
-        if let Some((who, at)) = &cached
+        if let Some((who, at, trusted)) = &cached
+            && *trusted
             && at.elapsed() < TOKEN_TTL
         {
             return Ok(who.clone());
@@ -168,7 +170,7 @@ impl Runtime {
         let who = match crate::service::auth::authenticate(&self.pool, Some(token), None).await {
             Ok(who) => who,
             Err(ServiceError::Unexpected(err)) => match cached {
-                Some((who, _)) => {
+                Some((who, _, _)) => {
                     tracing::warn!(
                         error = format!("{err:#}"),
                         "token check failed; trusting the cached answer"
@@ -183,7 +185,7 @@ impl Runtime {
             if tokens.len() > 10_000 {
                 tokens.clear();
             }
-            tokens.insert(hash, (who.clone(), std::time::Instant::now()));
+            tokens.insert(hash, (who.clone(), std::time::Instant::now(), true));
         }
         Ok(who)
     }
@@ -195,6 +197,16 @@ impl Runtime {
             }
         } else {
             self.reload.notify_one();
+        }
+    }
+
+    /// Notifications may have been missed: check every token again on its next use, but keep
+    /// the answers to fall back on while the database is away.
+    fn distrust_tokens(&self) {
+        if let Ok(mut tokens) = self.tokens.write() {
+            for entry in tokens.values_mut() {
+                entry.2 = false;
+            }
         }
     }
 
@@ -274,7 +286,7 @@ async fn listen(runtime: std::sync::Weak<Runtime>) {
                     // The connection was lost; notifications may have been missed.
                     if let Some(rt) = runtime.upgrade() {
                         rt.set_listening(false);
-                        rt.changed("api_tokens");
+                        rt.distrust_tokens();
                         rt.reload.notify_one();
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;

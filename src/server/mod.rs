@@ -45,6 +45,7 @@ impl Application {
             .await
             .with_context(|| format!("Failed to listen on {}", settings.addr))?;
         let runtime = crate::runtime::Runtime::start(pool.clone()).await;
+        tokio::spawn(crate::service::results::refresh_loop(pool.clone()));
         let state = AppState {
             leptos_options,
             pool,

@@ -4,8 +4,8 @@
 use super::ServiceError;
 use crate::domain::assignment::{Allocation, Variant};
 use crate::domain::experiment::{
-    Action, ArmSummary, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput,
-    ExperimentListItem, ResultsSummary, SYSTEM_TENANT, may_overlap,
+    Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput, ExperimentListItem,
+    SYSTEM_TENANT, may_overlap,
 };
 use crate::domain::{ExperimentStatus, FieldError, Principal, Role, StatusCounts};
 use crate::store;
@@ -314,6 +314,29 @@ pub async fn transition(
     action: Action,
     require_approval: bool,
 ) -> Result<Experiment, ServiceError> {
+    transition_inner(pool, who, id, action, require_approval, action.as_str()).await
+}
+
+/// A transition made by Verdict itself (e.g. the guardrail circuit breaker), with the
+/// reason as the audit log's action.
+pub async fn transition_with_reason(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+    action: Action,
+    reason: &str,
+) -> Result<Experiment, ServiceError> {
+    transition_inner(pool, who, id, action, false, reason).await
+}
+
+async fn transition_inner(
+    pool: &PgPool,
+    who: &Principal,
+    id: Uuid,
+    action: Action,
+    require_approval: bool,
+    audit_action: &str,
+) -> Result<Experiment, ServiceError> {
     require_manage(who)?;
     let mut tx = pool.begin().await.context("Failed to begin")?;
     // Peek at the target first so that the target lock is always taken before the row lock.
@@ -378,7 +401,19 @@ pub async fn transition(
         Action::Stop | Action::Cancel => after.end_date = Some(now),
         _ => {}
     }
-    save(tx, who, action.as_str(), &before, &after).await
+    let saved = save(tx, who, audit_action, &before, &after).await?;
+    if saved.status == ExperimentStatus::Completed {
+        completed(pool, &saved).await;
+    }
+    Ok(saved)
+}
+
+/// Stores the final results of an experiment that just completed; a failure is logged,
+/// not returned (the transition itself has committed, and the results can be recomputed).
+async fn completed(pool: &PgPool, e: &Experiment) {
+    if let Err(err) = super::results::finalize(pool, e).await {
+        tracing::error!(experiment_id = %e.id, error = ?err, "could not store the final results");
+    }
 }
 
 /// Ends the experiment with `winner` declared.
@@ -400,7 +435,9 @@ pub async fn declare_winner(
     after.status = next;
     after.winner = Some(winner);
     after.end_date = Some(Utc::now());
-    save(tx, who, "declare_winner", &before, &after).await
+    let saved = save(tx, who, "declare_winner", &before, &after).await?;
+    completed(pool, &saved).await;
+    Ok(saved)
 }
 
 /// Approves an experiment (spec: approvedBy). Only a super_admin other than its creator.
@@ -544,24 +581,4 @@ pub async fn audit(
     Ok(store::audit::for_experiment(pool, id)
         .await
         .context("Failed to load the audit log")?)
-}
-
-/// Users per arm of an experiment.
-pub async fn results(
-    pool: &PgPool,
-    who: &Principal,
-    id: Uuid,
-) -> Result<ResultsSummary, ServiceError> {
-    require_read(who)?;
-    let e = load_visible(pool, who, id).await?.experiment;
-    let (control, treatment) = store::experiments::assignment_counts(pool, id)
-        .await
-        .context("Failed to count assignments")?;
-    Ok(ResultsSummary {
-        experiment_id: e.id,
-        name: e.spec.name,
-        status: e.status,
-        control: ArmSummary { samples: control },
-        treatment: ArmSummary { samples: treatment },
-    })
 }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod experiments;
+pub mod results;
 pub mod runtime;
 pub mod tokens;
 

@@ -140,3 +140,148 @@ pub async fn insert(conn: &mut PgConnection, rows: &[EventRow<'_>]) -> sqlx::Res
     .fetch_all(conn)
     .await
 }
+
+/// What a batch adds to one user's row of `user_metrics`.
+#[derive(Debug, Clone)]
+pub struct UserDelta {
+    pub experiment_id: Uuid,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub variant: &'static str,
+    pub events: i64,
+    pub errors: i64,
+    /// (count, sum) of quality, citation quality, latency, tokens, cost.
+    pub sums: [(i64, f64); 5],
+    pub positive: i64,
+    pub negative: i64,
+    pub neutral: i64,
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+}
+
+/// Adds batch deltas to `user_metrics` (rows sorted by key by the caller).
+pub async fn upsert_user_metrics(conn: &mut PgConnection, rows: &[UserDelta]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    macro_rules! col {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    sqlx::query(
+        "insert into user_metrics as m (experiment_id, tenant_id, user_id, variant, events, errors,
+             quality_n, quality_sum, citation_n, citation_sum, latency_n, latency_sum,
+             tokens_n, tokens_sum, cost_n, cost_sum, positive, negative, neutral, first_ts, last_ts)
+         select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[],
+             $6::int8[], $7::int8[], $8::float8[], $9::int8[], $10::float8[], $11::int8[],
+             $12::float8[], $13::int8[], $14::float8[], $15::int8[], $16::float8[], $17::int8[],
+             $18::int8[], $19::int8[], $20::timestamptz[], $21::timestamptz[])
+         on conflict (experiment_id, tenant_id, user_id) do update set
+             events = m.events + excluded.events,
+             errors = m.errors + excluded.errors,
+             quality_n = m.quality_n + excluded.quality_n,
+             quality_sum = m.quality_sum + excluded.quality_sum,
+             citation_n = m.citation_n + excluded.citation_n,
+             citation_sum = m.citation_sum + excluded.citation_sum,
+             latency_n = m.latency_n + excluded.latency_n,
+             latency_sum = m.latency_sum + excluded.latency_sum,
+             tokens_n = m.tokens_n + excluded.tokens_n,
+             tokens_sum = m.tokens_sum + excluded.tokens_sum,
+             cost_n = m.cost_n + excluded.cost_n,
+             cost_sum = m.cost_sum + excluded.cost_sum,
+             positive = m.positive + excluded.positive,
+             negative = m.negative + excluded.negative,
+             neutral = m.neutral + excluded.neutral,
+             first_ts = least(m.first_ts, excluded.first_ts),
+             last_ts = greatest(m.last_ts, excluded.last_ts)",
+    )
+    .bind(col!(|r| r.experiment_id))
+    .bind(col!(|r| r.tenant_id.as_str()))
+    .bind(col!(|r| r.user_id.as_str()))
+    .bind(col!(|r| r.variant))
+    .bind(col!(|r| r.events))
+    .bind(col!(|r| r.errors))
+    .bind(col!(|r| r.sums[0].0))
+    .bind(col!(|r| r.sums[0].1))
+    .bind(col!(|r| r.sums[1].0))
+    .bind(col!(|r| r.sums[1].1))
+    .bind(col!(|r| r.sums[2].0))
+    .bind(col!(|r| r.sums[2].1))
+    .bind(col!(|r| r.sums[3].0))
+    .bind(col!(|r| r.sums[3].1))
+    .bind(col!(|r| r.sums[4].0))
+    .bind(col!(|r| r.sums[4].1))
+    .bind(col!(|r| r.positive))
+    .bind(col!(|r| r.negative))
+    .bind(col!(|r| r.neutral))
+    .bind(col!(|r| r.first))
+    .bind(col!(|r| r.last))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What a batch adds to one (experiment, day, variant) of `daily_metrics`: (n, mean, M2)
+/// of quality and of latency.
+#[derive(Debug, Clone)]
+pub struct DailyDelta {
+    pub experiment_id: Uuid,
+    pub day: chrono::NaiveDate,
+    pub variant: &'static str,
+    pub events: i64,
+    pub quality: (i64, f64, f64),
+    pub latency: (i64, f64, f64),
+}
+
+/// Merges batch deltas into `daily_metrics` with Chan's parallel update (exact).
+pub async fn upsert_daily_metrics(
+    conn: &mut PgConnection,
+    rows: &[DailyDelta],
+) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    macro_rules! col {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    sqlx::query(
+        "insert into daily_metrics as d (experiment_id, day, variant, events, quality_n,
+             quality_mean, quality_m2, latency_n, latency_mean, latency_m2)
+         select * from unnest($1::uuid[], $2::date[], $3::text[], $4::int8[], $5::int8[],
+             $6::float8[], $7::float8[], $8::int8[], $9::float8[], $10::float8[])
+         on conflict (experiment_id, day, variant) do update set
+             events = d.events + excluded.events,
+             quality_mean = case when d.quality_n + excluded.quality_n = 0 then 0 else
+                 (d.quality_n * d.quality_mean + excluded.quality_n * excluded.quality_mean)
+                 / (d.quality_n + excluded.quality_n) end,
+             quality_m2 = d.quality_m2 + excluded.quality_m2 +
+                 case when d.quality_n + excluded.quality_n = 0 then 0 else
+                 (excluded.quality_mean - d.quality_mean) ^ 2 * d.quality_n * excluded.quality_n
+                 / (d.quality_n + excluded.quality_n) end,
+             quality_n = d.quality_n + excluded.quality_n,
+             latency_mean = case when d.latency_n + excluded.latency_n = 0 then 0 else
+                 (d.latency_n * d.latency_mean + excluded.latency_n * excluded.latency_mean)
+                 / (d.latency_n + excluded.latency_n) end,
+             latency_m2 = d.latency_m2 + excluded.latency_m2 +
+                 case when d.latency_n + excluded.latency_n = 0 then 0 else
+                 (excluded.latency_mean - d.latency_mean) ^ 2 * d.latency_n * excluded.latency_n
+                 / (d.latency_n + excluded.latency_n) end,
+             latency_n = d.latency_n + excluded.latency_n",
+    )
+    .bind(col!(|r| r.experiment_id))
+    .bind(col!(|r| r.day))
+    .bind(col!(|r| r.variant))
+    .bind(col!(|r| r.events))
+    .bind(col!(|r| r.quality.0))
+    .bind(col!(|r| r.quality.1))
+    .bind(col!(|r| r.quality.2))
+    .bind(col!(|r| r.latency.0))
+    .bind(col!(|r| r.latency.1))
+    .bind(col!(|r| r.latency.2))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

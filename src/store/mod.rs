@@ -4,5 +4,6 @@ pub mod audit;
 pub mod deployments;
 pub mod events;
 pub mod experiments;
+pub mod results;
 pub mod runtime;
 pub mod tokens;

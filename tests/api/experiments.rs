@@ -305,20 +305,6 @@ async fn every_change_is_in_the_audit_log_with_who_and_what(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn the_results_route_answers_with_the_experiment_counts_for_now(pool: PgPool) {
-    let app = spawn_app(pool).await;
-    let root = app.root().await;
-    let id = app.create(&root, &experiment_body("x")).await;
-    let r = app
-        .get_as(&format!("{EXPERIMENTS}/{id}/results"), &root)
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.body["experimentId"], id.as_str());
-    assert_eq!(r.body["control"]["samples"], 0);
-    assert_eq!(r.body["treatment"]["samples"], 0);
-}
-
-#[sqlx::test]
 async fn the_same_operations_work_as_server_functions(pool: PgPool) {
     let app = spawn_app(pool).await;
     let root = app.root().await;

@@ -9,5 +9,6 @@ mod health;
 mod helpers;
 mod lifecycle;
 mod middleware;
+mod results;
 mod runtime;
 mod tokens;

@@ -14,8 +14,7 @@ pub use input::{
 pub use lifecycle::{Action, TransitionError};
 pub use metric::{Direction, Metric, UnknownMetric};
 pub use model::{
-    ArmSummary, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentListItem,
-    ResultsSummary, SYSTEM_TENANT,
+    AuditEntry, DeployRequest, Deployment, Experiment, ExperimentListItem, SYSTEM_TENANT,
 };
 pub use overlap::may_overlap;
 pub use spec::{ExperimentSpec, Operator, SuccessCriteria, TargetType, VariantConfig};

@@ -101,20 +101,3 @@ pub struct DeployRequest {
     pub rollout_percentage: Option<f64>,
     pub notes: Option<String>,
 }
-
-/// What the results route answers until the statistics land: users per arm.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResultsSummary {
-    pub experiment_id: Uuid,
-    pub name: String,
-    pub status: ExperimentStatus,
-    pub control: ArmSummary,
-    pub treatment: ArmSummary,
-}
-
-/// Samples (users) of one arm.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ArmSummary {
-    pub samples: u64,
-}

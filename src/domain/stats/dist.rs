@@ -100,7 +100,7 @@ fn normal_pdf(x: f64) -> f64 {
 
 /// Standard normal quantile Φ⁻¹(p) for p strictly inside (0, 1):
 /// `statrs`' inverse as a start, polished by Newton on [`normal_cdf`].
-pub(super) fn normal_quantile(p: f64) -> Option<f64> {
+pub fn normal_quantile(p: f64) -> Option<f64> {
     if !(p > 0.0 && p < 1.0) {
         return None;
     }

@@ -39,6 +39,7 @@ pub use cuped::{CovSummary, Cuped, cuped_adjust};
 pub use decision::{
     Arm, Comparison, Direction, Insufficient, InsufficientReason, Interval, Parameter,
 };
+pub use dist::normal_quantile;
 pub use multiple::holm_adjust;
 pub use power::{DEFAULT_POWER, SampleSize, sample_size_per_variant};
 pub use proportion::{Proportion, ProportionTest, proportion_relative_lift, proportion_z_test};

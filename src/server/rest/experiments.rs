@@ -235,7 +235,7 @@ async fn get_experiment_results(
     who: Principal,
     Path(id): Path<String>,
 ) -> Reply {
-    let results = svc::results(&state.pool, &who, experiment_id(&id)?).await?;
+    let results = crate::service::results::results(&state.pool, &who, experiment_id(&id)?).await?;
     Ok(json_of(&results))
 }
 

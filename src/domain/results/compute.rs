@@ -1,0 +1,729 @@
+//! Turning per-user rollups into the results report. Pure: the store reads the rows, this
+//! does the statistics (see docs/STATISTICS.md).
+
+use super::model::*;
+use crate::domain::ExperimentStatus;
+use crate::domain::assignment::Variant;
+use crate::domain::experiment::{Direction, Experiment, Metric, Operator};
+use crate::domain::stats::{
+    DEFAULT_POWER, DEFAULT_TUNING_N, Describe, Insufficient, Proportion, Summary, holm_adjust,
+    proportion_z_test, relative_lift, sample_size_per_variant, sequential_test, srm_check,
+    welch_test,
+};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// One user's rollup (spec's analysis unit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub variant: Variant,
+    pub events: u64,
+    pub errors: u64,
+    /// (count, sum) of quality, citation quality, latency (ms), tokens, cost.
+    pub sums: [(u64, f64); 5],
+    pub feedback: Feedback,
+}
+
+/// One day and arm of event-level quality: (n, mean, M2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayRow {
+    pub day: NaiveDate,
+    pub variant: Variant,
+    pub quality: (u64, f64, f64),
+}
+
+impl UserRow {
+    /// This user's value of `metric`: the mean of their events' values.
+    pub fn value(&self, metric: Metric) -> Option<f64> {
+        let mean = |(n, sum): (u64, f64)| (n > 0).then(|| sum / n as f64);
+        match metric {
+            Metric::Quality => mean(self.sums[0]),
+            Metric::CitationQuality => mean(self.sums[1]),
+            Metric::Latency => mean(self.sums[2]),
+            Metric::TokensUsed => mean(self.sums[3]),
+            Metric::Cost => mean(self.sums[4]),
+            Metric::Satisfaction => self.feedback.rate(),
+            Metric::ErrorRate => (self.events > 0).then(|| self.errors as f64 / self.events as f64),
+        }
+    }
+}
+
+fn insufficient_text(e: &Insufficient) -> String {
+    format!("not enough data: {}", e.reason)
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// The improvement of a relative lift for a metric's direction (positive = better).
+fn improvement(direction: Direction, lift: f64) -> f64 {
+    match direction {
+        Direction::HigherIsBetter => lift,
+        Direction::LowerIsBetter => -lift,
+    }
+}
+
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::HigherIsBetter => "higher_is_better",
+        Direction::LowerIsBetter => "lower_is_better",
+    }
+}
+
+/// Values of `metric` per arm, over users who have one.
+fn values(users: &[UserRow], metric: Metric) -> (Vec<f64>, Vec<f64>) {
+    let mut c = Vec::new();
+    let mut t = Vec::new();
+    for u in users {
+        if let Some(v) = u.value(metric).and_then(finite) {
+            match u.variant {
+                Variant::Control => c.push(v),
+                Variant::Treatment => t.push(v),
+            }
+        }
+    }
+    (c, t)
+}
+
+/// Prior means and standard deviations used for power before there is data.
+fn prior(metric: Metric) -> (f64, f64) {
+    match metric {
+        Metric::Quality | Metric::CitationQuality => (0.7, 0.2),
+        Metric::Satisfaction => (0.6, 0.45),
+        Metric::Latency => (1500.0, 750.0),
+        Metric::TokensUsed => (1000.0, 500.0),
+        Metric::Cost => (0.01, 0.005),
+        Metric::ErrorRate => (0.05, 0.2),
+    }
+}
+
+struct Compared {
+    row: MetricComparison,
+    control: Summary,
+    treatment: Summary,
+    /// Two-sided p of the test in force.
+    p_in_force: Option<f64>,
+}
+
+fn compare(
+    metric: Metric,
+    role: &str,
+    c: &[f64],
+    t: &[f64],
+    confidence: f64,
+    sequential: bool,
+) -> Compared {
+    let sc = Summary::from_slice(c);
+    let st = Summary::from_slice(t);
+    let mut row = MetricComparison {
+        metric: metric.as_str().to_owned(),
+        direction: direction_name(metric.direction()).to_owned(),
+        role: role.to_owned(),
+        insufficient: None,
+        control_mean: (sc.n > 0).then_some(sc.mean).and_then(finite),
+        treatment_mean: (st.n > 0).then_some(st.mean).and_then(finite),
+        absolute_difference: None,
+        absolute_ci: None,
+        welch_dof: None,
+        relative_lift: None,
+        relative_ci: None,
+        p_value: None,
+        sequential_p_value: None,
+        sequential_ci: None,
+        adjusted_p_value: None,
+        significant: false,
+        worse: false,
+    };
+    match welch_test(&sc, &st, confidence) {
+        Ok(w) => {
+            row.absolute_difference = Some(w.diff);
+            row.absolute_ci = Some(w.ci);
+            row.welch_dof = Some(w.dof);
+            row.p_value = Some(w.p_value);
+        }
+        Err(e) => row.insufficient = Some(insufficient_text(&e)),
+    }
+    if let Ok(l) = relative_lift(&sc, &st, confidence) {
+        row.relative_lift = Some(l.lift);
+        row.relative_ci = Some(l.ci);
+    }
+    if let Ok(s) = sequential_test(&sc, &st, confidence, DEFAULT_TUNING_N) {
+        row.sequential_p_value = Some(s.p_value);
+        row.sequential_ci = Some(s.ci);
+    }
+    let p_in_force = if sequential {
+        row.sequential_p_value
+    } else {
+        row.p_value
+    };
+    Compared {
+        row,
+        control: sc,
+        treatment: st,
+        p_in_force,
+    }
+}
+
+/// Bounds of the relative change at one-sided `confidence`: (raw lift lower, raw lift upper).
+fn lift_bounds(c: &Compared, confidence: f64, sequential: bool) -> Option<(f64, f64)> {
+    let two_sided = 2.0 * confidence - 1.0;
+    if sequential {
+        // Always-valid interval of the difference, relative to the control mean (the
+        // control mean's own uncertainty is ignored here: see docs/STATISTICS.md).
+        let s = sequential_test(&c.control, &c.treatment, two_sided, DEFAULT_TUNING_N).ok()?;
+        let m = c.control.mean;
+        if m == 0.0 || !m.is_finite() {
+            return None;
+        }
+        let (a, b) = (s.ci.lower / m.abs(), s.ci.upper / m.abs());
+        Some((a.min(b), a.max(b)))
+    } else {
+        let l = relative_lift(&c.control, &c.treatment, two_sided).ok()?;
+        Some((l.ci.lower, l.ci.upper))
+    }
+}
+
+fn criterion(
+    e: &Experiment,
+    primary: Option<&Compared>,
+    confidence: f64,
+    sequential: bool,
+) -> CriterionResult {
+    let sc = &e.spec.success_criteria;
+    let t = sc.threshold / 100.0;
+    let text = format!(
+        "Treatment is successful if {} {} {}% with {}% confidence",
+        sc.metric.as_str(),
+        sc.operator.words(),
+        sc.threshold,
+        (sc.confidence_level * 100.0).round()
+    );
+    let Some((raw_lo, raw_hi)) = primary.and_then(|p| lift_bounds(p, confidence, sequential))
+    else {
+        return CriterionResult {
+            text,
+            met: None,
+            lower: None,
+            upper: None,
+        };
+    };
+    let direction = sc.metric.direction();
+    let (imp_lo, imp_hi) = {
+        let (a, b) = (
+            improvement(direction, raw_lo),
+            improvement(direction, raw_hi),
+        );
+        (a.min(b), a.max(b))
+    };
+    let (met, lower, upper) = match sc.operator {
+        Operator::Greater => (
+            if imp_lo > t {
+                Some(true)
+            } else if imp_hi <= t {
+                Some(false)
+            } else {
+                None
+            },
+            imp_lo,
+            imp_hi,
+        ),
+        Operator::GreaterOrEqual => (
+            if imp_lo >= t {
+                Some(true)
+            } else if imp_hi < t {
+                Some(false)
+            } else {
+                None
+            },
+            imp_lo,
+            imp_hi,
+        ),
+        // "decreases by more than t": the raw change is below −t.
+        Operator::Less => (
+            if raw_hi < -t {
+                Some(true)
+            } else if raw_lo >= -t {
+                Some(false)
+            } else {
+                None
+            },
+            raw_lo,
+            raw_hi,
+        ),
+        // "decreases by at most t": the raw change stays at or above −t (non-inferiority).
+        Operator::LessOrEqual => (
+            if raw_lo >= -t {
+                Some(true)
+            } else if raw_hi < -t {
+                Some(false)
+            } else {
+                None
+            },
+            raw_lo,
+            raw_hi,
+        ),
+    };
+    CriterionResult {
+        text,
+        met,
+        lower: Some(lower),
+        upper: Some(upper),
+    }
+}
+
+fn describe(values: &[f64]) -> Option<MetricSummary> {
+    let d = Describe::from_slice(values).ok()?;
+    Some(MetricSummary {
+        n: d.n,
+        mean: d.mean,
+        median: d.median,
+        std_dev: d.std_dev,
+        p95: d.p95,
+        p99: d.p99,
+    })
+}
+
+fn variant_results(users: &[UserRow], variant: Variant) -> VariantResults {
+    let mine: Vec<&UserRow> = users.iter().filter(|u| u.variant == variant).collect();
+    let mut feedback = Feedback::default();
+    let mut events = 0;
+    for u in &mine {
+        feedback.positive += u.feedback.positive;
+        feedback.negative += u.feedback.negative;
+        feedback.neutral += u.feedback.neutral;
+        events += u.events;
+    }
+    let mut metrics = std::collections::BTreeMap::new();
+    for m in Metric::ALL {
+        let vals: Vec<f64> = mine
+            .iter()
+            .filter_map(|u| u.value(m))
+            .filter(|v| v.is_finite())
+            .collect();
+        if let Some(s) = describe(&vals) {
+            metrics.insert(m.as_str().to_owned(), s);
+        }
+    }
+    VariantResults {
+        samples: mine.len() as u64,
+        events,
+        metrics,
+        user_feedback: feedback,
+        satisfaction_rate: feedback.rate(),
+    }
+}
+
+fn pct_change(c: Option<f64>, t: Option<f64>) -> Option<f64> {
+    match (c, t) {
+        (Some(c), Some(t)) if c != 0.0 => finite((t / c - 1.0) * 100.0),
+        _ => None,
+    }
+}
+
+fn latency_distribution(users: &[UserRow]) -> Distribution {
+    let (c, t) = values(users, Metric::Latency);
+    let all: Vec<f64> = c
+        .iter()
+        .chain(t.iter())
+        .copied()
+        .filter(|v| *v >= 0.0)
+        .collect();
+    let (Some(min), Some(max)) = (
+        all.iter().copied().reduce(f64::min),
+        all.iter().copied().reduce(f64::max),
+    ) else {
+        return Distribution {
+            scale: "linear".into(),
+            ..Distribution::default()
+        };
+    };
+    const BINS: usize = 20;
+    let heavy = min > 0.0 && max / min > 10.0;
+    let edges: Vec<f64> = if max <= min {
+        vec![min, min + 1.0]
+    } else if heavy {
+        let (a, b) = (min.ln(), max.ln());
+        (0..=BINS)
+            .map(|i| (a + (b - a) * i as f64 / BINS as f64).exp())
+            .collect()
+    } else {
+        (0..=BINS)
+            .map(|i| min + (max - min) * i as f64 / BINS as f64)
+            .collect()
+    };
+    let bins = edges.len() - 1;
+    let count = |vals: &[f64]| {
+        let mut out = vec![0u64; bins];
+        for &v in vals {
+            let i = edges
+                .partition_point(|e| *e <= v)
+                .saturating_sub(1)
+                .min(bins - 1);
+            if let Some(slot) = out.get_mut(i) {
+                *slot += 1;
+            }
+        }
+        out
+    };
+    Distribution {
+        control: count(&c),
+        treatment: count(&t),
+        edges,
+        scale: if heavy { "log" } else { "linear" }.into(),
+    }
+}
+
+fn quality_over_time(days: &[DayRow], confidence: f64) -> Vec<DayPoint> {
+    let z = crate::domain::stats::normal_quantile(0.5 + confidence / 2.0).unwrap_or(1.96);
+    let mut points: Vec<DayPoint> = days
+        .iter()
+        .filter(|d| d.quality.0 > 0)
+        .map(|d| {
+            let (n, mean, m2) = d.quality;
+            let half = (n > 1)
+                .then(|| z * (m2 / (n as f64 - 1.0)).max(0.0).sqrt() / (n as f64).sqrt())
+                .and_then(finite);
+            DayPoint {
+                day: d.day,
+                variant: d.variant.as_str().to_owned(),
+                n,
+                mean,
+                lower: half.map(|h| mean - h),
+                upper: half.map(|h| mean + h),
+            }
+        })
+        .collect();
+    points.sort_by(|a, b| (a.day, &a.variant).cmp(&(b.day, &b.variant)));
+    points
+}
+
+/// Computes the results of `e` from its users' rollups and its daily rollups, as of `now`.
+pub fn compute(
+    e: &Experiment,
+    users: &[UserRow],
+    days: &[DayRow],
+    now: DateTime<Utc>,
+) -> ResultsReport {
+    let confidence = e.spec.success_criteria.confidence_level;
+    let sequential = e.status.is_live();
+    let control = variant_results(users, Variant::Control);
+    let treatment = variant_results(users, Variant::Treatment);
+    let mut reasons = Vec::new();
+
+    // Primary and secondary metrics.
+    let primary_metric = e.spec.success_criteria.metric;
+    let mut compared: Vec<Compared> = Vec::new();
+    let (c, t) = values(users, primary_metric);
+    compared.push(compare(
+        primary_metric,
+        "primary",
+        &c,
+        &t,
+        confidence,
+        sequential,
+    ));
+    if e.spec.primary_metric != primary_metric {
+        let (c, t) = values(users, e.spec.primary_metric);
+        compared.push(compare(
+            e.spec.primary_metric,
+            "primary",
+            &c,
+            &t,
+            confidence,
+            sequential,
+        ));
+    }
+    for m in &e.spec.secondary_metrics {
+        if compared.iter().any(|x| x.row.metric == m.as_str()) {
+            continue;
+        }
+        let (c, t) = values(users, *m);
+        compared.push(compare(*m, "secondary", &c, &t, confidence, sequential));
+    }
+    // Holm–Bonferroni over the secondary metrics that have a test.
+    let alpha = 1.0 - confidence;
+    let secondary: Vec<usize> = compared
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.row.role == "secondary" && x.p_in_force.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let raw: Vec<f64> = secondary
+        .iter()
+        .filter_map(|&i| compared[i].p_in_force)
+        .collect();
+    if let Ok(adjusted) = holm_adjust(&raw) {
+        for (&i, p) in secondary.iter().zip(adjusted) {
+            compared[i].row.adjusted_p_value = Some(p);
+        }
+    }
+    let mut guardrail_breached = false;
+    for x in &mut compared {
+        let p = x.row.adjusted_p_value.or(x.p_in_force);
+        let direction = Metric::ALL
+            .into_iter()
+            .find(|m| m.as_str() == x.row.metric)
+            .map(|m| m.direction())
+            .unwrap_or_default();
+        x.row.significant = p.is_some_and(|p| p < alpha);
+        let diff = x.row.absolute_difference.unwrap_or(0.0);
+        x.row.worse = x.row.significant && improvement(direction, diff) < 0.0;
+        if x.row.role == "secondary" && x.row.worse {
+            guardrail_breached = true;
+            reasons.push(format!(
+                "guardrail: {} is significantly worse in the treatment (Holm-adjusted p = {:.4})",
+                x.row.metric,
+                p.unwrap_or(1.0)
+            ));
+        }
+    }
+
+    let primary = compared.first();
+    let success = criterion(e, primary, confidence, sequential);
+    let significance = primary.and_then(|p| p.p_in_force).map(|p| 1.0 - p);
+
+    // Sample ratio mismatch: users per arm against the allocation.
+    let srm = srm_check(
+        &[control.samples, treatment.samples],
+        &[
+            f64::from(e.spec.allocation.control),
+            f64::from(e.spec.allocation.treatment),
+        ],
+    )
+    .ok();
+    let srm_flag = srm.as_ref().is_some_and(|s| s.mismatch);
+    if let Some(s) = srm.as_ref().filter(|s| s.mismatch) {
+        reasons.push(format!(
+            "sample ratio mismatch: {} control vs {} treatment users where the allocation expects {:.0} vs {:.0} (p = {:.2e}); the assignment or the event pipeline is broken, so no result can be trusted",
+            control.samples, treatment.samples, s.expected.first().copied().unwrap_or(0.0), s.expected.get(1).copied().unwrap_or(0.0), s.p_value
+        ));
+    }
+
+    // Minimums.
+    let min_samples = u64::from(e.spec.min_samples_per_variant);
+    let samples_ok = control.samples >= min_samples && treatment.samples >= min_samples;
+    if !samples_ok {
+        reasons.push(format!(
+            "minimum samples not reached: {} control and {} treatment users of {} each",
+            control.samples, treatment.samples, min_samples
+        ));
+    }
+    let ran_days = e
+        .start_date
+        .map(|s| (e.end_date.unwrap_or(now) - s).num_hours() as f64 / 24.0);
+    let duration_ok = ran_days.is_some_and(|d| d >= f64::from(e.spec.min_duration));
+    if !duration_ok {
+        reasons.push(format!(
+            "minimum duration not reached: {:.1} of {} days",
+            ran_days.unwrap_or(0.0),
+            e.spec.min_duration
+        ));
+    }
+    if let Some(p) = primary.and_then(|p| p.row.insufficient.as_ref()) {
+        reasons.push(format!("primary metric {}: {p}", primary_metric.as_str()));
+    }
+    match success.met {
+        Some(true) => reasons.push(format!("criterion met: {}", success.text)),
+        Some(false) => reasons.push(format!("criterion not met: {}", success.text)),
+        None => reasons.push(format!("criterion undecided so far: {}", success.text)),
+    }
+    let primary_worse = primary.is_some_and(|p| p.row.worse);
+    if primary_worse {
+        reasons.push(format!(
+            "{} is significantly worse in the treatment",
+            primary_metric.as_str()
+        ));
+    }
+    let recommendation = if srm_flag {
+        Recommendation::Inconclusive
+    } else if primary_worse || (guardrail_breached && samples_ok) {
+        Recommendation::KeepControl
+    } else if !samples_ok || !duration_ok {
+        Recommendation::Inconclusive
+    } else {
+        match success.met {
+            Some(true) if !guardrail_breached => Recommendation::DeployTreatment,
+            Some(false) => Recommendation::KeepControl,
+            _ => Recommendation::Inconclusive,
+        }
+    };
+
+    // Power and the estimated end date.
+    let threshold = if e.spec.success_criteria.threshold > 0.0 {
+        e.spec.success_criteria.threshold / 100.0
+    } else {
+        0.05
+    };
+    let observed = primary.filter(|p| p.control.n >= 30);
+    let (mean, sd, basis) =
+        match observed.and_then(|p| Some((p.control.mean, p.control.std_dev()?))) {
+            Some((m, s)) => (m, s, "observed"),
+            None => {
+                let (m, s) = prior(primary_metric);
+                (m, s, "prior")
+            }
+        };
+    let sample_size = sample_size_per_variant(mean, sd, threshold, confidence, DEFAULT_POWER);
+    let required = sample_size
+        .as_ref()
+        .ok()
+        .map(|s| s.per_variant.max(min_samples));
+    let estimated_end_date = e.start_date.map(|start| {
+        let min_end = start + Duration::days(i64::from(e.spec.min_duration));
+        let elapsed = (now - start).num_seconds().max(1) as f64 / 86_400.0;
+        let per_day = (control.samples.min(treatment.samples)) as f64 / elapsed;
+        match required {
+            Some(req) if per_day > 0.0 => {
+                let days = (req as f64 / per_day).min(3650.0);
+                min_end.max(start + Duration::seconds((days * 86_400.0) as i64))
+            }
+            _ => min_end,
+        }
+    });
+    let power = PowerEstimate {
+        required_per_variant: required,
+        basis: basis.into(),
+        estimated_end_date,
+        note: sample_size.err().map(|e| insufficient_text(&e)),
+    };
+
+    let headline = |v: &VariantResults| ArmResults {
+        samples: v.samples,
+        events: v.events,
+        metrics: ArmMetrics {
+            quality: MeanP95 {
+                mean: v.metrics.get("quality").map(|m| m.mean),
+                p95: v.metrics.get("quality").map(|m| m.p95),
+            },
+            latency: MeanP95 {
+                mean: v.metrics.get("latency").map(|m| m.mean),
+                p95: v.metrics.get("latency").map(|m| m.p95),
+            },
+            satisfaction: v.user_feedback,
+        },
+    };
+    let charts = Charts {
+        quality_over_time: quality_over_time(days, confidence),
+        latency_distribution: latency_distribution(users),
+        satisfaction_breakdown: CategoryData {
+            categories: vec!["positive".into(), "neutral".into(), "negative".into()],
+            control: vec![
+                control.user_feedback.positive,
+                control.user_feedback.neutral,
+                control.user_feedback.negative,
+            ],
+            treatment: vec![
+                treatment.user_feedback.positive,
+                treatment.user_feedback.neutral,
+                treatment.user_feedback.negative,
+            ],
+        },
+    };
+    // The feedback proportions, by the two-proportion z-test.
+    let satisfaction_test = proportion_z_test(
+        Proportion {
+            successes: control.user_feedback.positive,
+            trials: control.user_feedback.total(),
+        },
+        Proportion {
+            successes: treatment.user_feedback.positive,
+            trials: treatment.user_feedback.total(),
+        },
+        confidence,
+    );
+    let mut metrics: Vec<MetricComparison> = compared.into_iter().map(|c| c.row).collect();
+    match &satisfaction_test {
+        Ok(p) => metrics.push(MetricComparison {
+            metric: "satisfaction_feedback".into(),
+            direction: "higher_is_better".into(),
+            role: "feedback proportion (two-proportion z-test over feedback events)".into(),
+            insufficient: None,
+            control_mean: Some(p.control_rate),
+            treatment_mean: Some(p.treatment_rate),
+            absolute_difference: Some(p.diff),
+            absolute_ci: Some(p.ci),
+            welch_dof: None,
+            relative_lift: (p.control_rate > 0.0).then(|| p.treatment_rate / p.control_rate - 1.0),
+            relative_ci: None,
+            p_value: Some(p.p_value),
+            sequential_p_value: None,
+            sequential_ci: None,
+            adjusted_p_value: None,
+            significant: p.p_value < alpha,
+            worse: p.p_value < alpha && p.diff < 0.0,
+        }),
+        Err(err) => metrics.push(MetricComparison {
+            metric: "satisfaction_feedback".into(),
+            direction: "higher_is_better".into(),
+            role: "feedback proportion (two-proportion z-test over feedback events)".into(),
+            insufficient: Some(insufficient_text(err)),
+            control_mean: control.satisfaction_rate,
+            treatment_mean: treatment.satisfaction_rate,
+            absolute_difference: None,
+            absolute_ci: None,
+            welch_dof: None,
+            relative_lift: None,
+            relative_ci: None,
+            p_value: None,
+            sequential_p_value: None,
+            sequential_ci: None,
+            adjusted_p_value: None,
+            significant: false,
+            worse: false,
+        }),
+    }
+    let winner = e.winner.map(|w| w.as_str().to_owned()).or_else(|| {
+        (recommendation == Recommendation::DeployTreatment).then(|| "treatment".to_owned())
+    });
+    ResultsReport {
+        experiment_id: e.id,
+        name: e.spec.name.clone(),
+        status: e.status,
+        control: headline(&control),
+        treatment: headline(&treatment),
+        comparison: Comparison {
+            quality_improvement: pct_change(
+                control.metrics.get("quality").map(|m| m.mean),
+                treatment.metrics.get("quality").map(|m| m.mean),
+            ),
+            latency_improvement: pct_change(
+                control.metrics.get("latency").map(|m| m.mean),
+                treatment.metrics.get("latency").map(|m| m.mean),
+            ),
+            satisfaction_improvement: pct_change(control.satisfaction_rate, treatment.satisfaction_rate),
+            statistical_significance: significance.and_then(finite),
+            confidence_level: confidence,
+            recommendation,
+        },
+        charts,
+        detail: Detail {
+            control,
+            treatment,
+            metrics,
+            success_criterion: success,
+            srm,
+            power,
+            reasons,
+            sequential,
+            tuning_n: DEFAULT_TUNING_N,
+            winner,
+            guardrail_breached,
+            method: "Per-user means (the user is the randomization unit). Welch's t-test with \
+                     Welch–Satterthwaite degrees of freedom; delta-method interval for the relative \
+                     lift; mixture-SPRT always-valid p-values and intervals decide while the \
+                     experiment runs; Holm–Bonferroni over secondary metrics. See docs/STATISTICS.md."
+                .into(),
+        },
+        computed_at: now,
+    }
+}
+
+/// Whether the report is final (the experiment ended).
+pub fn is_final(status: ExperimentStatus) -> bool {
+    matches!(
+        status,
+        ExperimentStatus::Completed
+            | ExperimentStatus::WinnerDeployed
+            | ExperimentStatus::Cancelled
+    )
+}

@@ -1,0 +1,12 @@
+//! Experiment results: per-variant figures, comparisons, the success criterion, SRM,
+//! power, charts and a recommendation with its reasons. Pure functions over per-user
+//! rollups; see docs/STATISTICS.md for the methods.
+
+mod compute;
+mod model;
+
+pub use compute::{DayRow, UserRow, compute, is_final};
+pub use model::*;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,232 @@
+//! The results report: the spec's shape (GET …/results), plus the full detail.
+
+use crate::domain::ExperimentStatus;
+use crate::domain::stats::{Interval, SrmCheck};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// deploy_treatment, keep_control or inconclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recommendation {
+    DeployTreatment,
+    KeepControl,
+    Inconclusive,
+}
+
+/// Mean and p95, as the spec's results route shows a metric.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeanP95 {
+    pub mean: Option<f64>,
+    pub p95: Option<f64>,
+}
+
+/// Feedback counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    pub positive: u64,
+    pub negative: u64,
+    pub neutral: u64,
+}
+
+impl Feedback {
+    pub fn total(&self) -> u64 {
+        self.positive + self.negative + self.neutral
+    }
+
+    /// Positive share of all feedback; `None` without feedback.
+    pub fn rate(&self) -> Option<f64> {
+        let total = self.total();
+        (total > 0).then(|| self.positive as f64 / total as f64)
+    }
+}
+
+/// The spec's per-arm metrics block of the results route.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArmMetrics {
+    pub quality: MeanP95,
+    pub latency: MeanP95,
+    pub satisfaction: Feedback,
+}
+
+/// The spec's per-arm block: samples (users) and headline metrics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmResults {
+    /// Users (the analysis unit).
+    pub samples: u64,
+    pub events: u64,
+    pub metrics: ArmMetrics,
+}
+
+/// The spec's comparison block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Comparison {
+    /// Relative change of treatment vs control in percent (`None` without data).
+    pub quality_improvement: Option<f64>,
+    pub latency_improvement: Option<f64>,
+    pub satisfaction_improvement: Option<f64>,
+    /// 1 − p of the primary metric's two-sided test (sequential while running).
+    pub statistical_significance: Option<f64>,
+    pub confidence_level: f64,
+    pub recommendation: Recommendation,
+}
+
+/// A metric's distribution over users in one arm (spec: VariantResults.metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricSummary {
+    pub n: u64,
+    pub mean: f64,
+    pub median: f64,
+    /// Sample standard deviation (n − 1); `None` with one user.
+    pub std_dev: Option<f64>,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+/// The spec's VariantResults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantResults {
+    pub samples: u64,
+    pub events: u64,
+    pub metrics: BTreeMap<String, MetricSummary>,
+    pub user_feedback: Feedback,
+    pub satisfaction_rate: Option<f64>,
+}
+
+/// One metric compared between the arms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricComparison {
+    pub metric: String,
+    /// "higher_is_better" or "lower_is_better".
+    pub direction: String,
+    pub role: String,
+    /// Why no test could be made ("not enough data: …"); the figures below are then absent.
+    pub insufficient: Option<String>,
+    pub control_mean: Option<f64>,
+    pub treatment_mean: Option<f64>,
+    /// Treatment − control, with Welch's interval (Welch–Satterthwaite dof).
+    pub absolute_difference: Option<f64>,
+    pub absolute_ci: Option<Interval>,
+    pub welch_dof: Option<f64>,
+    /// Treatment / control − 1 (a fraction), with the delta-method interval.
+    pub relative_lift: Option<f64>,
+    pub relative_ci: Option<Interval>,
+    /// Two-sided fixed-horizon Welch p-value.
+    pub p_value: Option<f64>,
+    /// Always-valid (mixture SPRT) p-value and interval for the difference.
+    pub sequential_p_value: Option<f64>,
+    pub sequential_ci: Option<Interval>,
+    /// Holm–Bonferroni adjusted p-value (secondary metrics), of the test in force.
+    pub adjusted_p_value: Option<f64>,
+    /// Significant at the confidence level by the test in force.
+    pub significant: bool,
+    /// Significantly worse for the treatment (a guardrail breach when secondary).
+    pub worse: bool,
+}
+
+/// The success criterion and whether it holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CriterionResult {
+    /// The criterion as the wizard words it.
+    pub text: String,
+    /// `Some(true)` met, `Some(false)` confidently not met, `None` undecided.
+    pub met: Option<bool>,
+    /// One-sided bounds at the confidence level, of the relative change (fraction) the
+    /// criterion is about: the improvement for > and >=, the raw change for < and <=.
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+}
+
+/// Samples needed to detect the success threshold with 80 % power.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerEstimate {
+    pub required_per_variant: Option<u64>,
+    /// "observed" (control's variance so far) or "prior" (assumed before data).
+    pub basis: String,
+    pub estimated_end_date: Option<DateTime<Utc>>,
+    pub note: Option<String>,
+}
+
+/// A day of the quality time series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayPoint {
+    pub day: NaiveDate,
+    pub variant: String,
+    pub n: u64,
+    pub mean: f64,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+}
+
+/// A histogram over shared bins.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    /// Bin edges (`bins + 1` of them), in milliseconds.
+    pub edges: Vec<f64>,
+    pub control: Vec<u64>,
+    pub treatment: Vec<u64>,
+    /// "log" for heavy tails, "linear" otherwise.
+    pub scale: String,
+}
+
+/// Counts per feedback category per arm.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CategoryData {
+    pub categories: Vec<String>,
+    pub control: Vec<u64>,
+    pub treatment: Vec<u64>,
+}
+
+/// The charts of the results view.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Charts {
+    pub quality_over_time: Vec<DayPoint>,
+    pub latency_distribution: Distribution,
+    pub satisfaction_breakdown: CategoryData,
+}
+
+/// Everything beyond the spec's headline shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Detail {
+    pub control: VariantResults,
+    pub treatment: VariantResults,
+    pub metrics: Vec<MetricComparison>,
+    pub success_criterion: CriterionResult,
+    pub srm: Option<SrmCheck>,
+    pub power: PowerEstimate,
+    pub reasons: Vec<String>,
+    /// Whether the always-valid (sequential) test decides (while running) or the
+    /// fixed-horizon one (once ended).
+    pub sequential: bool,
+    pub tuning_n: f64,
+    pub winner: Option<String>,
+    pub guardrail_breached: bool,
+    pub method: String,
+}
+
+/// The results of an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultsReport {
+    pub experiment_id: Uuid,
+    pub name: String,
+    pub status: ExperimentStatus,
+    pub control: ArmResults,
+    pub treatment: ArmResults,
+    pub comparison: Comparison,
+    pub charts: Charts,
+    pub detail: Detail,
+    pub computed_at: DateTime<Utc>,
+}

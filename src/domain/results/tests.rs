@@ -1,0 +1,300 @@
+use super::*;
+use crate::domain::ExperimentStatus;
+use crate::domain::assignment::Variant;
+use crate::domain::experiment::{Experiment, ExperimentInput};
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+fn experiment(status: ExperimentStatus, secondary: &[&str], days_ago: i64) -> Experiment {
+    let input: ExperimentInput = serde_json::from_value(json!({
+        "name": "x", "targetType": "prompt", "targetId": "p",
+        "control": {"name": "A"}, "treatment": {"name": "B"},
+        "allocation": {"control": 50, "treatment": 50},
+        "primaryMetric": "quality",
+        "successCriteria": {"metric": "quality", "operator": ">", "threshold": 5, "confidenceLevel": 0.95},
+        "secondaryMetrics": secondary,
+        "minDuration": 7, "minSamplesPerVariant": 100
+    }))
+    .unwrap();
+    let now = Utc::now();
+    Experiment {
+        id: uuid::Uuid::nil(),
+        tenant_id: "acme".into(),
+        spec: input.parse().unwrap(),
+        status,
+        start_date: Some(now - Duration::days(days_ago)),
+        end_date: None,
+        results: None,
+        winner: None,
+        created_by: "t".into(),
+        approved_by: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
+/// Deterministic pseudo-random numbers (splitmix64) for synthetic users.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.next().max(1e-12), self.next());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+fn users(n: usize, quality: (f64, f64), latency: (f64, f64), seed: u64) -> Vec<UserRow> {
+    let mut rng = Rng(seed);
+    let mut out = Vec::new();
+    for i in 0..2 * n {
+        let variant = if i % 2 == 0 {
+            Variant::Control
+        } else {
+            Variant::Treatment
+        };
+        let q = if variant == Variant::Control {
+            quality.0
+        } else {
+            quality.1
+        };
+        let l = if variant == Variant::Control {
+            latency.0
+        } else {
+            latency.1
+        };
+        let qv = (q + 0.1 * rng.normal()).clamp(0.0, 1.0);
+        let lv = (l * (1.0 + 0.2 * rng.normal())).max(1.0);
+        out.push(UserRow {
+            variant,
+            events: 2,
+            errors: 0,
+            sums: [(2, 2.0 * qv), (0, 0.0), (2, 2.0 * lv), (0, 0.0), (0, 0.0)],
+            feedback: Feedback {
+                positive: u64::from(rng.next() < q),
+                negative: 0,
+                neutral: 1,
+            },
+        });
+    }
+    out
+}
+
+fn no_nan(report: &ResultsReport) {
+    let text = serde_json::to_string(report).unwrap();
+    assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+}
+
+#[test]
+fn no_data_is_inconclusive_with_reasons_and_no_nan() {
+    let e = experiment(ExperimentStatus::Active, &["latency"], 1);
+    let r = compute(&e, &[], &[], Utc::now());
+    assert_eq!(r.comparison.recommendation, Recommendation::Inconclusive);
+    assert_eq!(r.control.samples, 0);
+    assert_eq!(r.comparison.statistical_significance, None);
+    assert!(
+        r.detail
+            .reasons
+            .iter()
+            .any(|x| x.contains("minimum samples"))
+    );
+    assert!(
+        r.detail.metrics[0]
+            .insufficient
+            .as_deref()
+            .unwrap()
+            .contains("not enough data")
+    );
+    assert_eq!(r.detail.power.basis, "prior");
+    assert!(r.detail.power.required_per_variant.is_some());
+    no_nan(&r);
+}
+
+#[test]
+fn a_clear_win_after_the_minimums_is_deployed() {
+    let e = experiment(ExperimentStatus::Completed, &["latency"], 10);
+    let r = compute(
+        &e,
+        &users(2000, (0.60, 0.72), (1000.0, 1000.0), 1),
+        &[],
+        Utc::now(),
+    );
+    assert_eq!(
+        r.comparison.recommendation,
+        Recommendation::DeployTreatment,
+        "{:?}",
+        r.detail.reasons
+    );
+    assert_eq!(r.detail.success_criterion.met, Some(true));
+    assert!(r.comparison.quality_improvement.unwrap() > 15.0);
+    assert!(r.comparison.statistical_significance.unwrap() > 0.999);
+    assert!(
+        !r.detail.sequential,
+        "a completed experiment is judged at a fixed horizon"
+    );
+    no_nan(&r);
+}
+
+#[test]
+fn an_aa_test_keeps_control_once_a_5_percent_gain_is_ruled_out() {
+    let e = experiment(ExperimentStatus::Completed, &[], 10);
+    let r = compute(
+        &e,
+        &users(3000, (0.7, 0.7), (1000.0, 1000.0), 2),
+        &[],
+        Utc::now(),
+    );
+    assert_eq!(r.detail.success_criterion.met, Some(false));
+    assert_eq!(r.comparison.recommendation, Recommendation::KeepControl);
+}
+
+#[test]
+fn too_short_a_run_is_inconclusive_even_with_a_clear_win() {
+    let e = experiment(ExperimentStatus::Active, &[], 2);
+    let r = compute(
+        &e,
+        &users(2000, (0.6, 0.75), (1000.0, 1000.0), 3),
+        &[],
+        Utc::now(),
+    );
+    assert_eq!(r.comparison.recommendation, Recommendation::Inconclusive);
+    assert!(
+        r.detail
+            .reasons
+            .iter()
+            .any(|x| x.contains("minimum duration"))
+    );
+    assert!(
+        r.detail.sequential,
+        "a running experiment is judged sequentially"
+    );
+}
+
+#[test]
+fn a_latency_regression_on_a_guardrail_keeps_control() {
+    let e = experiment(ExperimentStatus::Completed, &["latency"], 10);
+    let r = compute(
+        &e,
+        &users(2000, (0.60, 0.70), (1000.0, 1500.0), 4),
+        &[],
+        Utc::now(),
+    );
+    assert!(r.detail.guardrail_breached);
+    assert_eq!(r.comparison.recommendation, Recommendation::KeepControl);
+    let latency = r
+        .detail
+        .metrics
+        .iter()
+        .find(|m| m.metric == "latency")
+        .unwrap();
+    assert!(latency.worse && latency.adjusted_p_value.is_some());
+    assert!(
+        r.detail
+            .reasons
+            .iter()
+            .any(|x| x.starts_with("guardrail: latency"))
+    );
+}
+
+#[test]
+fn a_sample_ratio_mismatch_makes_it_inconclusive() {
+    let e = experiment(ExperimentStatus::Completed, &[], 10);
+    let mut all = users(2000, (0.6, 0.75), (1000.0, 1000.0), 5);
+    let extra: Vec<UserRow> = all
+        .iter()
+        .filter(|u| u.variant == Variant::Control)
+        .take(400)
+        .cloned()
+        .collect();
+    all.extend(extra);
+    let r = compute(&e, &all, &[], Utc::now());
+    assert!(r.detail.srm.as_ref().unwrap().mismatch);
+    assert_eq!(r.comparison.recommendation, Recommendation::Inconclusive);
+    assert!(
+        r.detail
+            .reasons
+            .iter()
+            .any(|x| x.contains("sample ratio mismatch"))
+    );
+}
+
+#[test]
+fn degenerate_data_gives_reasons_not_nan() {
+    let e = experiment(ExperimentStatus::Completed, &["latency"], 10);
+    // One user per arm, identical values: zero variance everywhere.
+    let one = |variant| UserRow {
+        variant,
+        events: 1,
+        errors: 0,
+        sums: [(1, 0.5), (0, 0.0), (1, 100.0), (0, 0.0), (0, 0.0)],
+        feedback: Feedback::default(),
+    };
+    let r = compute(
+        &e,
+        &[one(Variant::Control), one(Variant::Treatment)],
+        &[],
+        Utc::now(),
+    );
+    assert!(r.detail.metrics[0].insufficient.is_some());
+    assert_eq!(r.comparison.recommendation, Recommendation::Inconclusive);
+    no_nan(&r);
+    let zero: Vec<UserRow> = (0..400)
+        .map(|i| UserRow {
+            variant: if i % 2 == 0 {
+                Variant::Control
+            } else {
+                Variant::Treatment
+            },
+            ..one(Variant::Control)
+        })
+        .collect();
+    let r = compute(&e, &zero, &[], Utc::now());
+    assert!(
+        r.detail.metrics[0]
+            .insufficient
+            .as_deref()
+            .unwrap()
+            .contains("zero variance")
+    );
+    no_nan(&r);
+}
+
+#[test]
+fn charts_share_bins_and_count_feedback() {
+    let e = experiment(ExperimentStatus::Active, &[], 3);
+    let all = users(500, (0.6, 0.7), (300.0, 9000.0), 6);
+    let r = compute(
+        &e,
+        &all,
+        &[DayRow {
+            day: Utc::now().date_naive(),
+            variant: Variant::Control,
+            quality: (10, 0.6, 0.9),
+        }],
+        Utc::now(),
+    );
+    let d = &r.charts.latency_distribution;
+    assert_eq!(d.scale, "log");
+    assert_eq!(d.edges.len(), d.control.len() + 1);
+    assert_eq!(d.control.iter().sum::<u64>(), 500);
+    assert_eq!(d.treatment.iter().sum::<u64>(), 500);
+    let s = &r.charts.satisfaction_breakdown;
+    assert_eq!(s.categories, ["positive", "neutral", "negative"]);
+    assert_eq!(
+        (s.control[1], s.control[2]),
+        (500, 0),
+        "every user left one neutral"
+    );
+    assert!(
+        s.treatment[0] > s.control[0],
+        "treatment users were happier"
+    );
+    let point = &r.charts.quality_over_time[0];
+    assert!(point.lower.unwrap() < 0.6 && point.upper.unwrap() > 0.6);
+}

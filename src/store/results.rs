@@ -1,0 +1,146 @@
+//! Reading the rollups the results are computed from, and the stored snapshots.
+
+use crate::domain::assignment::Variant;
+use crate::domain::results::{DayRow, Feedback, UserRow};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn variant(name: &str) -> Variant {
+    if name == "control" {
+        Variant::Control
+    } else {
+        Variant::Treatment
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserMetricsRow {
+    variant: String,
+    events: i64,
+    errors: i64,
+    quality_n: i64,
+    quality_sum: f64,
+    citation_n: i64,
+    citation_sum: f64,
+    latency_n: i64,
+    latency_sum: f64,
+    tokens_n: i64,
+    tokens_sum: f64,
+    cost_n: i64,
+    cost_sum: f64,
+    positive: i64,
+    negative: i64,
+    neutral: i64,
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// One row per user of the experiment.
+pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<UserRow>> {
+    let rows = sqlx::query_as::<_, UserMetricsRow>(
+        "select variant, events, errors, quality_n, quality_sum, citation_n, citation_sum,
+                latency_n, latency_sum, tokens_n, tokens_sum, cost_n, cost_sum,
+                positive, negative, neutral
+         from user_metrics where experiment_id = $1",
+    )
+    .bind(experiment_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| UserRow {
+            variant: variant(&r.variant),
+            events: count(r.events),
+            errors: count(r.errors),
+            sums: [
+                (count(r.quality_n), r.quality_sum),
+                (count(r.citation_n), r.citation_sum),
+                (count(r.latency_n), r.latency_sum),
+                (count(r.tokens_n), r.tokens_sum),
+                (count(r.cost_n), r.cost_sum),
+            ],
+            feedback: Feedback {
+                positive: count(r.positive),
+                negative: count(r.negative),
+                neutral: count(r.neutral),
+            },
+        })
+        .collect())
+}
+
+/// The daily quality rollups of the experiment.
+pub async fn day_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<DayRow>> {
+    let rows: Vec<(NaiveDate, String, i64, f64, f64)> = sqlx::query_as(
+        "select day, variant, quality_n, quality_mean, quality_m2 from daily_metrics
+         where experiment_id = $1 order by day, variant",
+    )
+    .bind(experiment_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, v, n, mean, m2)| DayRow {
+            day,
+            variant: variant(&v),
+            quality: (count(n), mean, m2),
+        })
+        .collect())
+}
+
+/// The stored snapshot of an experiment's results.
+pub async fn snapshot(
+    pool: &PgPool,
+    experiment_id: Uuid,
+) -> sqlx::Result<Option<(DateTime<Utc>, Value)>> {
+    sqlx::query_as("select computed_at, body from result_snapshots where experiment_id = $1")
+        .bind(experiment_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Stores (replaces) the snapshot of an experiment's results.
+pub async fn put_snapshot(
+    pool: &PgPool,
+    experiment_id: Uuid,
+    computed_at: DateTime<Utc>,
+    body: &Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into result_snapshots (experiment_id, computed_at, body) values ($1, $2, $3)
+         on conflict (experiment_id) do update set computed_at = excluded.computed_at,
+             body = excluded.body",
+    )
+    .bind(experiment_id)
+    .bind(computed_at)
+    .bind(body)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Stores the final results on the experiment document (spec: Experiment.results).
+pub async fn set_final_results(
+    pool: &PgPool,
+    experiment_id: Uuid,
+    results: &Value,
+) -> sqlx::Result<()> {
+    sqlx::query("update experiments set results = $2 where id = $1")
+        .bind(experiment_id)
+        .bind(results)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The ids of the experiments whose results the background job keeps fresh.
+pub async fn live_experiment_ids(pool: &PgPool) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "select id from experiments where status in ('active', 'paused') order by id",
+    )
+    .fetch_all(pool)
+    .await
+}

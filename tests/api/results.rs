@@ -1,0 +1,206 @@
+//! Results over HTTP: figures from the events, the per-user analysis unit, final results on
+//! completion, and the guardrail circuit breaker.
+
+use crate::helpers::{EXPERIMENTS, TestApp, experiment_body, spawn_app};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::collections::HashMap;
+
+/// Sends one event per (user, value) through the batch route; returns each user's variant.
+async fn send(app: &TestApp, token: &str, events: Vec<Value>) -> HashMap<String, String> {
+    let users: Vec<String> = events
+        .iter()
+        .map(|e| e["userId"].as_str().unwrap().to_owned())
+        .collect();
+    let r = app
+        .post_as(
+            "/api/v1/insights/events/batch",
+            token,
+            &json!({"events": events}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["rejected"], 0, "{}", r.body);
+    users
+        .into_iter()
+        .zip(r.body["results"].as_array().unwrap())
+        .map(|(u, x)| (u, x["variant"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn event(id: &str, user: &str, quality: f64, latency: f64, feedback: &str) -> Value {
+    json!({"experimentId": id, "userId": user, "tenantId": "acme", "eventType": "feedback",
+           "metrics": {"quality": quality, "latency": latency, "userSatisfaction": feedback}})
+}
+
+#[sqlx::test]
+async fn results_are_per_user_means_with_tests_charts_and_a_recommendation(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let id = app
+        .live_experiment(&root, &experiment_body("measured"), 1)
+        .await;
+
+    // 60 users with two events each: a user's value is the mean of their two.
+    let mut events = Vec::new();
+    for i in 0..60 {
+        let user = format!("user-{i}");
+        let base = 0.5 + (i % 10) as f64 / 40.0;
+        events.push(event(&id, &user, base, 800.0 + i as f64, "positive"));
+        events.push(event(&id, &user, base + 0.1, 1200.0 + i as f64, "neutral"));
+    }
+    let variants = send(&app, &root, events).await;
+
+    let r = app
+        .get_as(&format!("{EXPERIMENTS}/{id}/results"), &root)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = &r.body;
+    assert!(!body.to_string().contains("NaN"));
+    let control_users: Vec<usize> = (0..60)
+        .filter(|i| variants[&format!("user-{i}")] == "control")
+        .collect();
+    assert_eq!(body["control"]["samples"], control_users.len());
+    assert_eq!(body["treatment"]["samples"], 60 - control_users.len());
+    assert_eq!(body["control"]["events"], 2 * control_users.len());
+    let expected_mean = control_users
+        .iter()
+        .map(|i| 0.5 + (i % 10) as f64 / 40.0 + 0.05)
+        .sum::<f64>()
+        / control_users.len() as f64;
+    let got = body["control"]["metrics"]["quality"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (got - expected_mean).abs() < 1e-9,
+        "{got} vs {expected_mean}"
+    );
+    assert_eq!(
+        body["control"]["metrics"]["satisfaction"]["positive"],
+        control_users.len()
+    );
+    let comparison = &body["comparison"];
+    assert!(comparison["qualityImprovement"].is_number());
+    assert_eq!(comparison["confidenceLevel"], 0.95);
+    assert_eq!(
+        comparison["recommendation"], "inconclusive",
+        "below the minimums"
+    );
+    let detail = &body["detail"];
+    assert_eq!(detail["sequential"], true);
+    assert!(detail["metrics"][0]["welchDof"].is_number());
+    assert!(detail["metrics"][0]["sequentialPValue"].is_number());
+    assert!(
+        detail["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("minimum samples"))
+    );
+    assert!(detail["power"]["requiredPerVariant"].is_number());
+    let charts = &body["charts"];
+    assert!(!charts["qualityOverTime"].as_array().unwrap().is_empty());
+    let bins = &charts["latencyDistribution"];
+    assert_eq!(
+        bins["control"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .sum::<u64>(),
+        control_users.len() as u64
+    );
+    assert_eq!(
+        charts["satisfactionBreakdown"]["categories"],
+        json!(["positive", "neutral", "negative"])
+    );
+
+    // The same as a server function.
+    let f = app
+        .post_as("/api/fn/experiment_results", &root, &json!({"id": id}))
+        .await;
+    assert_eq!(f.status, 200, "{}", f.body);
+    assert_eq!(f.body["control"]["samples"], body["control"]["samples"]);
+}
+
+#[sqlx::test]
+async fn completing_an_experiment_stores_its_final_results(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let id = app
+        .live_experiment(&root, &experiment_body("final"), 1)
+        .await;
+    let events = (0..20)
+        .map(|i| event(&id, &format!("u{i}"), 0.7, 900.0, "positive"))
+        .collect();
+    send(&app, &root, events).await;
+    let r = app
+        .post_as(
+            &format!("{EXPERIMENTS}/{id}/declare-winner"),
+            &root,
+            &json!({"winner": "treatment"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let e = app.get_as(&format!("{EXPERIMENTS}/{id}"), &root).await.body;
+    let results = &e["results"];
+    assert_eq!(results["winner"], "treatment");
+    assert_eq!(
+        results["control"]["samples"].as_u64().unwrap()
+            + results["treatment"]["samples"].as_u64().unwrap(),
+        20
+    );
+    assert!(results["control"]["metrics"]["quality"]["p99"].is_number());
+    assert!(results["completedAt"].is_string());
+    let r = app
+        .get_as(&format!("{EXPERIMENTS}/{id}/results"), &root)
+        .await;
+    assert_eq!(r.body["status"], "completed");
+    assert_eq!(
+        r.body["detail"]["sequential"], false,
+        "an ended experiment is judged at its horizon"
+    );
+}
+
+#[sqlx::test]
+async fn a_breached_guardrail_pauses_an_experiment_that_asked_for_it(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let root = app.root().await;
+    let mut body = experiment_body("guarded");
+    body["secondaryMetrics"] = json!(["latency"]);
+    body["autoPauseOnGuardrail"] = json!(true);
+    let id = app.live_experiment(&root, &body, 1).await;
+    // First learn each user's variant, then give the treatment much slower answers.
+    let probe = (0..200).map(|i| json!({"experimentId": id, "userId": format!("u{i}"), "tenantId": "acme", "eventType": "exposure"})).collect();
+    let variants = send(&app, &root, probe).await;
+    let events = (0..200)
+        .map(|i| {
+            let user = format!("u{i}");
+            let slow = variants[&user] == "treatment";
+            let latency = if slow { 3000.0 } else { 1000.0 } + (i % 17) as f64 * 10.0;
+            event(&id, &user, 0.7, latency, "neutral")
+        })
+        .collect();
+    send(&app, &root, events).await;
+
+    let refreshed = verdict::service::results::refresh_running(&pool)
+        .await
+        .unwrap();
+
+    assert_eq!(refreshed, 1);
+    let e = app.get_as(&format!("{EXPERIMENTS}/{id}"), &root).await.body;
+    assert_eq!(e["status"], "paused");
+    let audit = app
+        .get_as(&format!("{EXPERIMENTS}/{id}/audit"), &root)
+        .await
+        .body;
+    let last = audit["entries"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["action"]
+            .as_str()
+            .unwrap()
+            .starts_with("auto_pause: guardrail: latency"),
+        "{last}"
+    );
+    assert_eq!(last["actor"], "verdict (guardrail)");
+}
