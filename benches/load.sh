@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
 cd "$ROOT"
 SECS="${1:-30}"
-ONLY="${2:-all}"   # "resolve" runs phase 1 only
+ONLY="${2:-all}"   # "resolve" runs phase 1 only, "batch" phases 3 and 3b only
 command -v wrk >/dev/null || apt_install wrk
 if [ -z "${DATABASE_URL:-}" ]; then start_private_postgres verdict; fi
 BENCH_URL="$(database_url_for "$DATABASE_URL" verdict_bench)"
@@ -66,6 +66,7 @@ sleep 1
 curl -s "$BASE/healthz"; echo
 
 export VERDICT_TOKEN="$SERVICE" VERDICT_EXPERIMENT="$FIRST"
+if [ "$ONLY" != batch ]; then
 say "1. HTTP resolve: wrk -t2 -c64 -d${SECS}s --latency"
 wrk -t2 -c64 -d"${SECS}s" --latency -s benches/resolve.lua "$BASE" | tee /tmp/verdict-bench-resolve.txt
 
@@ -74,17 +75,21 @@ curl -s "$BASE/healthz"; echo
 stop_server; start_server
 say "2. single events, durable ack: wrk -t2 -c64 -d${SECS}s --latency"
 wrk -t2 -c64 -d"${SECS}s" --latency -s benches/event.lua "$BASE" | tee /tmp/verdict-bench-event.txt
+fi
 
 stop_server; start_server
-say "3. batch ingestion (1,000 events a request), wrk -t2 -c8 -d$((SECS * 2))s"
+say "3. batch ingestion (1,000 events a request, 50 bodies of different users), wrk -t2 -c8 -d$((SECS * 2))s"
 BATCH_FILE=$(mktemp)
 python3 - "$FIRST" > "$BATCH_FILE" <<'PY'
 import json, sys
 exp = sys.argv[1]
-events = [{"experimentId": exp, "userId": f"batch-user-{i}", "tenantId": "acme", "eventType": "feedback",
-           "metrics": {"quality": 0.8, "latency": 1000 + i, "tokensUsed": 900, "cost": 0.004,
-                       "userSatisfaction": "positive"}} for i in range(1000)]
-print(json.dumps({"events": events}))
+# 50 bodies of 1,000 events, each body its own 1,000 users (50,000 users in all).
+for b in range(50):
+    events = [{"experimentId": exp, "userId": f"batch-user-{b}-{i}", "tenantId": "acme",
+               "eventType": "feedback",
+               "metrics": {"quality": 0.8, "latency": 1000 + i, "tokensUsed": 900, "cost": 0.004,
+                           "userSatisfaction": "positive"}} for i in range(1000)]
+    print(json.dumps({"events": events}))
 PY
 before=$(psql "$BENCH_URL" -tAc "select count(*) from events")
 VERDICT_BATCH_FILE="$BATCH_FILE" wrk -t2 -c8 -d"$((SECS * 2))s" --latency -s benches/batch.lua "$BASE" | tee /tmp/verdict-bench-batch.txt
@@ -114,7 +119,7 @@ for i in range(rows):
     # uuid7-like time-ordered ids, as the pipeline writes
     t = int(time.time() * 1000) + i // 1000
     rid = uuid.UUID(int=(t << 80) | (0x7 << 76) | (int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)) | (0x2 << 62))
-    out.write(f"{rid},{exp},acme,copy-user-{i % 1000},{assignment},{variant},feedback,0.8,{1000 + i % 1000},900,0.004,positive,{{}},{ts}\n")
+    out.write(f"{rid},{exp},acme,copy-user-{i % 50000},{assignment},{variant},feedback,0.8,{1000 + i % 1000},900,0.004,positive,{{}},{ts}\n")
 PY
 start=$(date +%s.%N)
 psql "$BENCH_URL" -q -c "\\copy events (id, experiment_id, tenant_id, user_id, assignment_id, variant, event_type, quality, latency_ms, tokens_used, cost, user_satisfaction, custom_metrics, ts) from '$CSV' with (format csv)"

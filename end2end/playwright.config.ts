@@ -45,7 +45,7 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: "./target/debug/verdict serve",
+    command: "./target/release/verdict serve",
     cwd: "..",
     url: `${baseURL}/healthz`,
     reuseExistingServer: false,

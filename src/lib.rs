@@ -4,10 +4,15 @@
 //! browser bundle (`hydrate`). `domain`, `app` and `api` compile for both; the modules that
 //! do IO are gated here, whole, behind `ssr`.
 
+// Leptos view types nest deeply; release builds (which do not erase them) need room.
+#![recursion_limit = "512"]
+
 pub mod api;
 pub mod app;
 pub mod domain;
 
+#[cfg(feature = "ssr")]
+pub mod charts;
 #[cfg(feature = "ssr")]
 pub mod middleware;
 #[cfg(feature = "ssr")]

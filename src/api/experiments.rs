@@ -103,3 +103,42 @@ pub async fn experiment_results(id: Uuid) -> Result<ResultsReport, ApiError> {
     let (state, who) = super::ssr::caller().await?;
     super::ssr::respond(crate::service::results::results(&state.pool, &who, id).await)
 }
+
+/// Everything the experiment page shows, with the charts already drawn (SVG).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentPageData {
+    pub experiment: Experiment,
+    pub results: ResultsReport,
+    pub quality_chart: String,
+    pub latency_chart: String,
+    pub satisfaction_chart: String,
+    pub audit: Vec<AuditEntry>,
+    pub deployments: Vec<Deployment>,
+    /// Whether the caller may change this experiment (the server checks again anyway).
+    pub can_manage: bool,
+}
+
+/// The experiment page's data. `{"id": "…"}`.
+#[server(prefix = "/api/fn", endpoint = "experiment_page", input = Json)]
+pub async fn experiment_page(id: Uuid) -> Result<ExperimentPageData, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    let pool = &state.pool;
+    let experiment = super::ssr::respond(crate::service::experiments::get(pool, &who, id).await)?;
+    let results = super::ssr::respond(crate::service::results::results(pool, &who, id).await)?;
+    let audit = super::ssr::respond(crate::service::experiments::audit(pool, &who, id).await)?;
+    let deployments =
+        super::ssr::respond(crate::service::experiments::deployments(pool, &who, id).await)?;
+    Ok(ExperimentPageData {
+        quality_chart: crate::charts::quality_over_time(&results.charts.quality_over_time),
+        latency_chart: crate::charts::latency_distribution(&results.charts.latency_distribution),
+        satisfaction_chart: crate::charts::satisfaction_breakdown(
+            &results.charts.satisfaction_breakdown,
+        ),
+        can_manage: who.can_manage(),
+        experiment,
+        results,
+        audit,
+        deployments,
+    })
+}

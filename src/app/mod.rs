@@ -48,6 +48,10 @@ pub fn App() -> impl IntoView {
                         path=path!("/")
                         view=|| view! { <RequireAuth>{|| view! { <pages::Dashboard /> }}</RequireAuth> }
                     />
+                    <Route
+                        path=path!("/experiments/:id")
+                        view=|| view! { <RequireAuth>{|| view! { <pages::ExperimentView /> }}</RequireAuth> }
+                    />
                 </Routes>
             </div>
         </Router>

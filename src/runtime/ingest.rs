@@ -101,8 +101,13 @@ impl Ingest {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
         let stats = Arc::new(Stats::default());
-        for _ in 0..WRITERS {
-            tokio::spawn(writer(pool.clone(), rx.clone(), stats.clone()));
+        for shard in 0..WRITERS {
+            tokio::spawn(writer(
+                pool.clone(),
+                rx.clone(),
+                stats.clone(),
+                shard as i16,
+            ));
         }
         Ingest {
             tx,
@@ -150,7 +155,14 @@ impl Ingest {
     }
 }
 
-async fn writer(pool: PgPool, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>, stats: Arc<Stats>) {
+/// One writer; `shard` is its own slice of the daily rollup rows (no lock queue between
+/// writers on a hot row).
+async fn writer(
+    pool: PgPool,
+    rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    stats: Arc<Stats>,
+    shard: i16,
+) {
     loop {
         let mut jobs = Vec::new();
         {
@@ -168,7 +180,7 @@ async fn writer(pool: PgPool, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>, stat
                 }
             }
         }
-        match write(&pool, &jobs).await {
+        match write(&pool, &jobs, shard).await {
             Ok(outcomes) => {
                 let stored = outcomes
                     .iter()
@@ -193,7 +205,7 @@ async fn writer(pool: PgPool, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>, stat
 }
 
 /// Writes all events of `jobs` in one transaction; returns the outcomes per job.
-async fn write(pool: &PgPool, jobs: &[Job]) -> anyhow::Result<Vec<Vec<Outcome>>> {
+async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Vec<Outcome>>> {
     let now = Utc::now();
     let events: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
     let key_of = |e: &PreparedEvent| -> Key {
@@ -219,12 +231,23 @@ async fn write(pool: &PgPool, jobs: &[Job]) -> anyhow::Result<Vec<Vec<Outcome>>>
     missing.sort();
     keys.sort();
     let mut tx = pool.begin().await.context("Failed to begin")?;
-    store::events::ensure_assignments(&mut tx, &missing, now)
+    let mut assignments = store::events::assignments(&mut tx, &missing, &keys, now)
         .await
-        .context("Failed to create assignments")?;
-    let assignments = store::events::assignments(&mut tx, &keys)
-        .await
-        .context("Failed to read assignments")?;
+        .context("Failed to read or create assignments")?;
+    // An assignment another writer committed while this statement ran is not in its
+    // snapshot: look again for those (rare) before calling anyone unassigned.
+    let unseen: Vec<Key> = missing
+        .iter()
+        .map(|(k, _)| k.clone())
+        .filter(|k| !assignments.contains_key(k))
+        .collect();
+    if !unseen.is_empty() {
+        assignments.extend(
+            store::events::assignments(&mut tx, &[], &unseen, now)
+                .await
+                .context("Failed to read assignments")?,
+        );
+    }
     let mut rows = Vec::with_capacity(events.len());
     let mut plan: Vec<Option<(Uuid, Variant)>> = Vec::with_capacity(events.len());
     for e in &events {
@@ -254,12 +277,9 @@ async fn write(pool: &PgPool, jobs: &[Job]) -> anyhow::Result<Vec<Vec<Outcome>>>
         .collect();
     let new_rows: Vec<&EventRow<'_>> = rows.iter().filter(|r| inserted.contains(&r.id)).collect();
     let (users, days) = rollup_deltas(&new_rows);
-    store::events::upsert_user_metrics(&mut tx, &users)
+    store::events::add_to_rollups(&mut tx, &users, &days, shard)
         .await
-        .context("Failed to update per-user metrics")?;
-    store::events::upsert_daily_metrics(&mut tx, &days)
-        .await
-        .context("Failed to update daily metrics")?;
+        .context("Failed to update the per-user and daily rollups")?;
     tx.commit().await.context("Failed to commit events")?;
 
     let mut outcomes = plan.into_iter().map(|p| match p {
@@ -312,7 +332,7 @@ fn rollup_deltas(rows: &[&EventRow<'_>]) -> (Vec<UserDelta>, Vec<DailyDelta>) {
                 variant,
                 events: 0,
                 errors: 0,
-                sums: [(0, 0.0); 5],
+                sums: [(0, 0.0); 6],
                 positive: 0,
                 negative: 0,
                 neutral: 0,
@@ -323,13 +343,14 @@ fn rollup_deltas(rows: &[&EventRow<'_>]) -> (Vec<UserDelta>, Vec<DailyDelta>) {
         if d.event_type == crate::domain::event::EventType::Error {
             u.errors += 1;
         }
-        let citation = d.custom.get("citation_quality").and_then(|v| v.as_f64());
+        let custom = |name: &str| d.custom.get(name).and_then(|v| v.as_f64());
         let values = [
             d.quality,
-            citation,
+            custom("citation_quality"),
             d.latency_ms,
             d.tokens_used.map(|t| t as f64),
             d.cost,
+            custom("pre_experiment"),
         ];
         for (slot, value) in u.sums.iter_mut().zip(values) {
             if let Some(x) = value {

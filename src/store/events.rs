@@ -11,55 +11,43 @@ use uuid::Uuid;
 /// A (tenant, experiment, user) key.
 pub type Key = (String, Uuid, String);
 
-/// Creates the assignments that are missing among `rows` (key and variant); existing ones
-/// are kept as they are (never moved).
-pub async fn ensure_assignments(
-    conn: &mut PgConnection,
-    rows: &[(Key, &'static str)],
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let tenants: Vec<&str> = rows.iter().map(|(k, _)| k.0.as_str()).collect();
-    let experiments: Vec<Uuid> = rows.iter().map(|(k, _)| k.1).collect();
-    let users: Vec<&str> = rows.iter().map(|(k, _)| k.2.as_str()).collect();
-    let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
-    let variants: Vec<&str> = rows.iter().map(|(_, v)| *v).collect();
-    sqlx::query(
-        "insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at)
-         select t, e, u, i, v, $6
-         from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[]) as x(t, e, u, i, v)
-         on conflict (tenant_id, experiment_id, user_id) do nothing",
-    )
-    .bind(&tenants)
-    .bind(&experiments)
-    .bind(&users)
-    .bind(&ids)
-    .bind(&variants)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// The assignments (id, variant) of `keys` that exist.
+/// The assignments (id, variant) of `keys`, creating first the missing ones among
+/// `create` (key and variant; existing assignments are never moved). One statement.
 pub async fn assignments(
     conn: &mut PgConnection,
+    create: &[(Key, &'static str)],
     keys: &[Key],
+    now: DateTime<Utc>,
 ) -> sqlx::Result<HashMap<Key, (Uuid, String)>> {
-    let tenants: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
-    let experiments: Vec<Uuid> = keys.iter().map(|k| k.1).collect();
-    let users: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+    macro_rules! col {
+        ($v:expr, $f:expr) => {
+            $v.iter().map($f).collect::<Vec<_>>()
+        };
+    }
     let rows: Vec<(String, Uuid, String, Uuid, String)> = sqlx::query_as(
-        "select a.tenant_id, a.experiment_id, a.user_id, a.id, a.variant
+        "with created as (
+             insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at)
+             select t, e, u, i, v, $9
+             from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[]) as x(t, e, u, i, v)
+             on conflict (tenant_id, experiment_id, user_id) do nothing
+             returning tenant_id, experiment_id, user_id, id, variant
+         )
+         select tenant_id, experiment_id, user_id, id, variant from created
+         union all
+         select a.tenant_id, a.experiment_id, a.user_id, a.id, a.variant
          from assignments a
-         join unnest($1::text[], $2::uuid[], $3::text[]) as k(t, e, u)
+         join unnest($6::text[], $7::uuid[], $8::text[]) as k(t, e, u)
            on a.tenant_id = k.t and a.experiment_id = k.e and a.user_id = k.u",
     )
-    .bind(&tenants)
-    .bind(&experiments)
-    .bind(&users)
+    .bind(col!(create, |(k, _)| k.0.as_str()))
+    .bind(col!(create, |(k, _)| k.1))
+    .bind(col!(create, |(k, _)| k.2.as_str()))
+    .bind(col!(create, |_| Uuid::now_v7()))
+    .bind(col!(create, |(_, v)| *v))
+    .bind(col!(keys, |k| k.0.as_str()))
+    .bind(col!(keys, |k| k.1))
+    .bind(col!(keys, |k| k.2.as_str()))
+    .bind(now)
     .fetch_all(conn)
     .await?;
     Ok(rows
@@ -150,76 +138,14 @@ pub struct UserDelta {
     pub variant: &'static str,
     pub events: i64,
     pub errors: i64,
-    /// (count, sum) of quality, citation quality, latency, tokens, cost.
-    pub sums: [(i64, f64); 5],
+    /// (count, sum) of quality, citation quality, latency, tokens, cost, and the
+    /// pre-experiment covariate (CUPED).
+    pub sums: [(i64, f64); 6],
     pub positive: i64,
     pub negative: i64,
     pub neutral: i64,
     pub first: DateTime<Utc>,
     pub last: DateTime<Utc>,
-}
-
-/// Adds batch deltas to `user_metrics` (rows sorted by key by the caller).
-pub async fn upsert_user_metrics(conn: &mut PgConnection, rows: &[UserDelta]) -> sqlx::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    macro_rules! col {
-        ($f:expr) => {
-            rows.iter().map($f).collect::<Vec<_>>()
-        };
-    }
-    sqlx::query(
-        "insert into user_metrics as m (experiment_id, tenant_id, user_id, variant, events, errors,
-             quality_n, quality_sum, citation_n, citation_sum, latency_n, latency_sum,
-             tokens_n, tokens_sum, cost_n, cost_sum, positive, negative, neutral, first_ts, last_ts)
-         select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[],
-             $6::int8[], $7::int8[], $8::float8[], $9::int8[], $10::float8[], $11::int8[],
-             $12::float8[], $13::int8[], $14::float8[], $15::int8[], $16::float8[], $17::int8[],
-             $18::int8[], $19::int8[], $20::timestamptz[], $21::timestamptz[])
-         on conflict (experiment_id, tenant_id, user_id) do update set
-             events = m.events + excluded.events,
-             errors = m.errors + excluded.errors,
-             quality_n = m.quality_n + excluded.quality_n,
-             quality_sum = m.quality_sum + excluded.quality_sum,
-             citation_n = m.citation_n + excluded.citation_n,
-             citation_sum = m.citation_sum + excluded.citation_sum,
-             latency_n = m.latency_n + excluded.latency_n,
-             latency_sum = m.latency_sum + excluded.latency_sum,
-             tokens_n = m.tokens_n + excluded.tokens_n,
-             tokens_sum = m.tokens_sum + excluded.tokens_sum,
-             cost_n = m.cost_n + excluded.cost_n,
-             cost_sum = m.cost_sum + excluded.cost_sum,
-             positive = m.positive + excluded.positive,
-             negative = m.negative + excluded.negative,
-             neutral = m.neutral + excluded.neutral,
-             first_ts = least(m.first_ts, excluded.first_ts),
-             last_ts = greatest(m.last_ts, excluded.last_ts)",
-    )
-    .bind(col!(|r| r.experiment_id))
-    .bind(col!(|r| r.tenant_id.as_str()))
-    .bind(col!(|r| r.user_id.as_str()))
-    .bind(col!(|r| r.variant))
-    .bind(col!(|r| r.events))
-    .bind(col!(|r| r.errors))
-    .bind(col!(|r| r.sums[0].0))
-    .bind(col!(|r| r.sums[0].1))
-    .bind(col!(|r| r.sums[1].0))
-    .bind(col!(|r| r.sums[1].1))
-    .bind(col!(|r| r.sums[2].0))
-    .bind(col!(|r| r.sums[2].1))
-    .bind(col!(|r| r.sums[3].0))
-    .bind(col!(|r| r.sums[3].1))
-    .bind(col!(|r| r.sums[4].0))
-    .bind(col!(|r| r.sums[4].1))
-    .bind(col!(|r| r.positive))
-    .bind(col!(|r| r.negative))
-    .bind(col!(|r| r.neutral))
-    .bind(col!(|r| r.first))
-    .bind(col!(|r| r.last))
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// What a batch adds to one (experiment, day, variant) of `daily_metrics`: (n, mean, M2)
@@ -234,25 +160,62 @@ pub struct DailyDelta {
     pub latency: (i64, f64, f64),
 }
 
-/// Merges batch deltas into `daily_metrics` with Chan's parallel update (exact).
-pub async fn upsert_daily_metrics(
+/// Adds a batch's deltas to `user_metrics` and to the writer's `shard` of `daily_metrics`
+/// (merged with Chan's parallel update, exact), in one statement. Rows come sorted by key
+/// from the caller: every writer locks in the same order, so none deadlock.
+pub async fn add_to_rollups(
     conn: &mut PgConnection,
-    rows: &[DailyDelta],
+    users: &[UserDelta],
+    days: &[DailyDelta],
+    shard: i16,
 ) -> sqlx::Result<()> {
-    if rows.is_empty() {
+    if users.is_empty() && days.is_empty() {
         return Ok(());
     }
     macro_rules! col {
-        ($f:expr) => {
-            rows.iter().map($f).collect::<Vec<_>>()
+        ($v:expr, $f:expr) => {
+            $v.iter().map($f).collect::<Vec<_>>()
         };
     }
     sqlx::query(
-        "insert into daily_metrics as d (experiment_id, day, variant, events, quality_n,
+        "with per_user as (
+             insert into user_metrics as m (experiment_id, tenant_id, user_id, variant, events,
+                 errors, quality_n, quality_sum, citation_n, citation_sum, latency_n, latency_sum,
+                 tokens_n, tokens_sum, cost_n, cost_sum, positive, negative, neutral, first_ts,
+                 last_ts, pre_n, pre_sum)
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int8[],
+                 $6::int8[], $7::int8[], $8::float8[], $9::int8[], $10::float8[], $11::int8[],
+                 $12::float8[], $13::int8[], $14::float8[], $15::int8[], $16::float8[],
+                 $17::int8[], $18::int8[], $19::int8[], $20::timestamptz[], $21::timestamptz[],
+                 $22::int8[], $23::float8[])
+             on conflict (experiment_id, tenant_id, user_id) do update set
+                 events = m.events + excluded.events,
+                 errors = m.errors + excluded.errors,
+                 quality_n = m.quality_n + excluded.quality_n,
+                 quality_sum = m.quality_sum + excluded.quality_sum,
+                 citation_n = m.citation_n + excluded.citation_n,
+                 citation_sum = m.citation_sum + excluded.citation_sum,
+                 latency_n = m.latency_n + excluded.latency_n,
+                 latency_sum = m.latency_sum + excluded.latency_sum,
+                 tokens_n = m.tokens_n + excluded.tokens_n,
+                 tokens_sum = m.tokens_sum + excluded.tokens_sum,
+                 cost_n = m.cost_n + excluded.cost_n,
+                 cost_sum = m.cost_sum + excluded.cost_sum,
+                 positive = m.positive + excluded.positive,
+                 negative = m.negative + excluded.negative,
+                 neutral = m.neutral + excluded.neutral,
+                 first_ts = least(m.first_ts, excluded.first_ts),
+                 last_ts = greatest(m.last_ts, excluded.last_ts),
+                 pre_n = m.pre_n + excluded.pre_n,
+                 pre_sum = m.pre_sum + excluded.pre_sum
+         )
+         insert into daily_metrics as d (experiment_id, day, variant, shard, events, quality_n,
              quality_mean, quality_m2, latency_n, latency_mean, latency_m2)
-         select * from unnest($1::uuid[], $2::date[], $3::text[], $4::int8[], $5::int8[],
-             $6::float8[], $7::float8[], $8::int8[], $9::float8[], $10::float8[])
-         on conflict (experiment_id, day, variant) do update set
+         select e, dy, v, $34, ev, qn, qm, q2, ln, lm, l2
+         from unnest($24::uuid[], $25::date[], $26::text[], $27::int8[], $28::int8[],
+             $29::float8[], $30::float8[], $31::int8[], $32::float8[], $33::float8[])
+             as x(e, dy, v, ev, qn, qm, q2, ln, lm, l2)
+         on conflict (experiment_id, day, variant, shard) do update set
              events = d.events + excluded.events,
              quality_mean = case when d.quality_n + excluded.quality_n = 0 then 0 else
                  (d.quality_n * d.quality_mean + excluded.quality_n * excluded.quality_mean)
@@ -271,16 +234,40 @@ pub async fn upsert_daily_metrics(
                  / (d.latency_n + excluded.latency_n) end,
              latency_n = d.latency_n + excluded.latency_n",
     )
-    .bind(col!(|r| r.experiment_id))
-    .bind(col!(|r| r.day))
-    .bind(col!(|r| r.variant))
-    .bind(col!(|r| r.events))
-    .bind(col!(|r| r.quality.0))
-    .bind(col!(|r| r.quality.1))
-    .bind(col!(|r| r.quality.2))
-    .bind(col!(|r| r.latency.0))
-    .bind(col!(|r| r.latency.1))
-    .bind(col!(|r| r.latency.2))
+    .bind(col!(users, |r| r.experiment_id))
+    .bind(col!(users, |r| r.tenant_id.as_str()))
+    .bind(col!(users, |r| r.user_id.as_str()))
+    .bind(col!(users, |r| r.variant))
+    .bind(col!(users, |r| r.events))
+    .bind(col!(users, |r| r.errors))
+    .bind(col!(users, |r| r.sums[0].0))
+    .bind(col!(users, |r| r.sums[0].1))
+    .bind(col!(users, |r| r.sums[1].0))
+    .bind(col!(users, |r| r.sums[1].1))
+    .bind(col!(users, |r| r.sums[2].0))
+    .bind(col!(users, |r| r.sums[2].1))
+    .bind(col!(users, |r| r.sums[3].0))
+    .bind(col!(users, |r| r.sums[3].1))
+    .bind(col!(users, |r| r.sums[4].0))
+    .bind(col!(users, |r| r.sums[4].1))
+    .bind(col!(users, |r| r.positive))
+    .bind(col!(users, |r| r.negative))
+    .bind(col!(users, |r| r.neutral))
+    .bind(col!(users, |r| r.first))
+    .bind(col!(users, |r| r.last))
+    .bind(col!(users, |r| r.sums[5].0))
+    .bind(col!(users, |r| r.sums[5].1))
+    .bind(col!(days, |r| r.experiment_id))
+    .bind(col!(days, |r| r.day))
+    .bind(col!(days, |r| r.variant))
+    .bind(col!(days, |r| r.events))
+    .bind(col!(days, |r| r.quality.0))
+    .bind(col!(days, |r| r.quality.1))
+    .bind(col!(days, |r| r.quality.2))
+    .bind(col!(days, |r| r.latency.0))
+    .bind(col!(days, |r| r.latency.1))
+    .bind(col!(days, |r| r.latency.2))
+    .bind(shard)
     .execute(conn)
     .await?;
     Ok(())

@@ -2,6 +2,7 @@
 
 use crate::domain::assignment::Variant;
 use crate::domain::results::{DayRow, Feedback, UserRow};
+use crate::domain::stats::Summary;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -33,6 +34,8 @@ struct UserMetricsRow {
     positive: i64,
     negative: i64,
     neutral: i64,
+    pre_n: i64,
+    pre_sum: f64,
 }
 
 fn count(n: i64) -> u64 {
@@ -44,7 +47,7 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<U
     let rows = sqlx::query_as::<_, UserMetricsRow>(
         "select variant, events, errors, quality_n, quality_sum, citation_n, citation_sum,
                 latency_n, latency_sum, tokens_n, tokens_sum, cost_n, cost_sum,
-                positive, negative, neutral
+                positive, negative, neutral, pre_n, pre_sum
          from user_metrics where experiment_id = $1",
     )
     .bind(experiment_id)
@@ -68,11 +71,12 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<U
                 negative: count(r.negative),
                 neutral: count(r.neutral),
             },
+            covariate: (r.pre_n > 0).then(|| r.pre_sum / r.pre_n as f64),
         })
         .collect())
 }
 
-/// The daily quality rollups of the experiment.
+/// The daily quality rollups of the experiment, the writers' shards merged exactly.
 pub async fn day_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<DayRow>> {
     let rows: Vec<(NaiveDate, String, i64, f64, f64)> = sqlx::query_as(
         "select day, variant, quality_n, quality_mean, quality_m2 from daily_metrics
@@ -81,12 +85,23 @@ pub async fn day_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<Da
     .bind(experiment_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows
+    let mut merged: std::collections::BTreeMap<(NaiveDate, String), Summary> =
+        std::collections::BTreeMap::new();
+    for (day, v, n, mean, m2) in rows {
+        let shard = Summary {
+            n: count(n),
+            mean,
+            m2,
+        };
+        let slot = merged.entry((day, v)).or_insert(Summary::EMPTY);
+        *slot = slot.merge(&shard);
+    }
+    Ok(merged
         .into_iter()
-        .map(|(day, v, n, mean, m2)| DayRow {
+        .map(|((day, v), s)| DayRow {
             day,
             variant: variant(&v),
-            quality: (count(n), mean, m2),
+            quality: (s.n, s.mean, s.m2),
         })
         .collect())
 }

@@ -30,7 +30,8 @@ async fn send(app: &TestApp, token: &str, events: Vec<Value>) -> HashMap<String,
 
 fn event(id: &str, user: &str, quality: f64, latency: f64, feedback: &str) -> Value {
     json!({"experimentId": id, "userId": user, "tenantId": "acme", "eventType": "feedback",
-           "metrics": {"quality": quality, "latency": latency, "userSatisfaction": feedback}})
+           "metrics": {"quality": quality, "latency": latency, "userSatisfaction": feedback,
+                       "pre_experiment": quality - 0.05}})
 }
 
 #[sqlx::test]
@@ -98,6 +99,11 @@ async fn results_are_per_user_means_with_tests_charts_and_a_recommendation(pool:
             .any(|r| r.as_str().unwrap().contains("minimum samples"))
     );
     assert!(detail["power"]["requiredPerVariant"].is_number());
+    assert_eq!(
+        detail["cuped"]["users"], 60,
+        "events carried a pre-experiment value"
+    );
+    assert_eq!(detail["cuped"]["metric"], "quality");
     let charts = &body["charts"];
     assert!(!charts["qualityOverTime"].as_array().unwrap().is_empty());
     let bins = &charts["latencyDistribution"];

@@ -146,7 +146,9 @@ fn ExperimentCard(item: ExperimentListItem) -> impl IntoView {
     view! {
         <article class="card" data-testid="experiment-card">
             <div class="card-head">
-                <h2>{item.name}</h2>
+                <h2>
+                    <a href=format!("/experiments/{}", item.id)>{item.name}</a>
+                </h2>
                 <StatusBadge status=item.status />
             </div>
             <p class="card-desc">{item.description}</p>

@@ -6,9 +6,9 @@ use crate::domain::ExperimentStatus;
 use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Direction, Experiment, Metric, Operator};
 use crate::domain::stats::{
-    DEFAULT_POWER, DEFAULT_TUNING_N, Describe, Insufficient, Proportion, Summary, holm_adjust,
-    proportion_z_test, relative_lift, sample_size_per_variant, sequential_test, srm_check,
-    welch_test,
+    CovSummary, DEFAULT_POWER, DEFAULT_TUNING_N, Describe, Insufficient, Proportion, Summary,
+    cuped_adjust, holm_adjust, proportion_z_test, relative_lift, sample_size_per_variant,
+    sequential_test, srm_check, welch_test,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -21,6 +21,8 @@ pub struct UserRow {
     /// (count, sum) of quality, citation quality, latency (ms), tokens, cost.
     pub sums: [(u64, f64); 5],
     pub feedback: Feedback,
+    /// The user's pre-experiment value of the primary metric (CUPED), when sent.
+    pub covariate: Option<f64>,
 }
 
 /// One day and arm of event-level quality: (n, mean, M2).
@@ -269,6 +271,56 @@ fn criterion(
         lower: Some(lower),
         upper: Some(upper),
     }
+}
+
+/// CUPED on the primary metric, over the users who sent a pre-experiment covariate.
+fn cuped(users: &[UserRow], metric: Metric, confidence: f64) -> Option<CupedResult> {
+    let mut c = CovSummary::default();
+    let mut t = CovSummary::default();
+    for u in users {
+        if let (Some(y), Some(x)) = (u.value(metric), u.covariate)
+            && y.is_finite()
+            && x.is_finite()
+        {
+            match u.variant {
+                Variant::Control => c.add(y, x),
+                Variant::Treatment => t.add(y, x),
+            }
+        }
+    }
+    if c.n + t.n == 0 {
+        return None;
+    }
+    let users_with_covariate = c.n + t.n;
+    Some(match cuped_adjust(&c, &t) {
+        Ok(adjusted) => {
+            let welch = welch_test(&adjusted.control, &adjusted.treatment, confidence).ok();
+            CupedResult {
+                metric: metric.as_str().to_owned(),
+                users: users_with_covariate,
+                insufficient: None,
+                theta: Some(adjusted.theta),
+                variance_reduction: Some(adjusted.variance_reduction),
+                control_mean: Some(adjusted.control.mean),
+                treatment_mean: Some(adjusted.treatment.mean),
+                absolute_difference: welch.as_ref().map(|w| w.diff),
+                absolute_ci: welch.as_ref().map(|w| w.ci),
+                p_value: welch.map(|w| w.p_value),
+            }
+        }
+        Err(err) => CupedResult {
+            metric: metric.as_str().to_owned(),
+            users: users_with_covariate,
+            insufficient: Some(insufficient_text(&err)),
+            theta: None,
+            variance_reduction: None,
+            control_mean: None,
+            treatment_mean: None,
+            absolute_difference: None,
+            absolute_ci: None,
+            p_value: None,
+        },
+    })
 }
 
 fn describe(values: &[f64]) -> Option<MetricSummary> {
@@ -703,6 +755,7 @@ pub fn compute(
             success_criterion: success,
             srm,
             power,
+            cuped: cuped(users, primary_metric, confidence),
             reasons,
             sequential,
             tuning_n: DEFAULT_TUNING_N,

@@ -156,6 +156,25 @@ pub struct PowerEstimate {
     pub note: Option<String>,
 }
 
+/// CUPED-adjusted figures of the primary metric, beside the unadjusted ones: the users'
+/// pre-experiment values remove the variance they explain (θ pooled over both arms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CupedResult {
+    pub metric: String,
+    /// Users who sent a pre-experiment value (only they are in this analysis).
+    pub users: u64,
+    pub insufficient: Option<String>,
+    pub theta: Option<f64>,
+    /// Share of the variance removed (0–1).
+    pub variance_reduction: Option<f64>,
+    pub control_mean: Option<f64>,
+    pub treatment_mean: Option<f64>,
+    pub absolute_difference: Option<f64>,
+    pub absolute_ci: Option<Interval>,
+    pub p_value: Option<f64>,
+}
+
 /// A day of the quality time series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -206,6 +225,8 @@ pub struct Detail {
     pub success_criterion: CriterionResult,
     pub srm: Option<SrmCheck>,
     pub power: PowerEstimate,
+    /// CUPED, when events carry `metrics.pre_experiment`.
+    pub cuped: Option<CupedResult>,
     pub reasons: Vec<String>,
     /// Whether the always-valid (sequential) test decides (while running) or the
     /// fixed-horizon one (once ended).

@@ -81,6 +81,7 @@ fn users(n: usize, quality: (f64, f64), latency: (f64, f64), seed: u64) -> Vec<U
                 negative: 0,
                 neutral: 1,
             },
+            covariate: None,
         });
     }
     out
@@ -234,6 +235,7 @@ fn degenerate_data_gives_reasons_not_nan() {
         errors: 0,
         sums: [(1, 0.5), (0, 0.0), (1, 100.0), (0, 0.0), (0, 0.0)],
         feedback: Feedback::default(),
+        covariate: None,
     };
     let r = compute(
         &e,
@@ -297,4 +299,49 @@ fn charts_share_bins_and_count_feedback() {
     );
     let point = &r.charts.quality_over_time[0];
     assert!(point.lower.unwrap() < 0.6 && point.upper.unwrap() > 0.6);
+}
+
+#[test]
+fn cuped_reports_reduced_variance_beside_the_plain_figures() {
+    let e = experiment(ExperimentStatus::Completed, &[], 10);
+    let mut rng = Rng(9);
+    let all: Vec<UserRow> = (0..2000)
+        .map(|i| {
+            let variant = if i % 2 == 0 {
+                Variant::Control
+            } else {
+                Variant::Treatment
+            };
+            let pre = 0.6 + 0.15 * rng.normal();
+            let lift = if variant == Variant::Treatment {
+                0.02
+            } else {
+                0.0
+            };
+            let q = pre + lift + 0.03 * rng.normal();
+            UserRow {
+                variant,
+                events: 1,
+                errors: 0,
+                sums: [(1, q), (0, 0.0), (0, 0.0), (0, 0.0), (0, 0.0)],
+                feedback: Feedback::default(),
+                covariate: Some(pre),
+            }
+        })
+        .collect();
+    let r = compute(&e, &all, &[], Utc::now());
+    let c = r.detail.cuped.as_ref().unwrap();
+    assert_eq!(c.users, 2000);
+    assert!(c.variance_reduction.unwrap() > 0.8, "{c:?}");
+    let plain = &r.detail.metrics[0];
+    let width = |i: &crate::domain::stats::Interval| i.upper - i.lower;
+    assert!(
+        width(c.absolute_ci.as_ref().unwrap()) < 0.5 * width(plain.absolute_ci.as_ref().unwrap())
+    );
+    assert!(
+        c.p_value.unwrap() < 1e-6,
+        "the 0.02 lift is clear once pre-experiment noise is removed"
+    );
+    let none = compute(&e, &users(100, (0.6, 0.6), (1.0, 1.0), 1), &[], Utc::now());
+    assert!(none.detail.cuped.is_none());
 }

@@ -1,0 +1,101 @@
+import { expect, test, type APIRequestContext } from "@playwright/test";
+import { LoginPage, adminToken } from "./pages/login";
+
+const auth = () => ({ Authorization: `Bearer ${adminToken()}` });
+
+/** Creates and starts an experiment through the REST API; returns its id. */
+async function liveExperiment(request: APIRequestContext, name: string): Promise<string> {
+  const created = await request.post("/api/v1/admin/insights/experiments", {
+    headers: auth(),
+    data: {
+      tenantId: "acme",
+      name,
+      description: "End-to-end journey",
+      hypothesis: "History in the context improves quality",
+      targetType: "context_template",
+      targetId: `e2e-${Date.now()}`,
+      control: { name: "Current", configuration: { templateId: "v1" } },
+      treatment: { name: "With history", configuration: { templateId: "v2" } },
+      allocation: { control: 50, treatment: 50 },
+      primaryMetric: "quality",
+      successCriteria: { metric: "quality", operator: ">", threshold: 5, confidenceLevel: 0.95 },
+      secondaryMetrics: ["latency"],
+      minDuration: 1,
+      minSamplesPerVariant: 20,
+    },
+  });
+  expect(created.status()).toBe(201);
+  const id = (await created.json()).experimentId as string;
+  const started = await request.post(`/api/v1/admin/insights/experiments/${id}/start`, { headers: auth() });
+  expect(started.status()).toBe(200);
+  // The runtime picks the start up from a change notification within milliseconds.
+  await expect
+    .poll(async () => (await (await request.get("/healthz")).json()).runtime.experiments, { timeout: 10_000 })
+    .toBeGreaterThan(0);
+  return id;
+}
+
+test("traffic through the runtime API shows up as figures and charts, then the winner is declared and deployed", async ({
+  page,
+  request,
+}) => {
+  const id = await liveExperiment(request, `Journey ${Date.now()}`);
+
+  // Traffic: 80 users, two feedback events each; the treatment answers better.
+  const events = [];
+  for (let i = 0; i < 80; i++) {
+    for (let k = 0; k < 2; k++) {
+      events.push({
+        experimentId: id,
+        userId: `e2e-user-${i}`,
+        tenantId: "acme",
+        eventType: "feedback",
+        metrics: { quality: 0.55 + (i % 7) / 50 + k / 20, latency: 700 + (i % 13) * 40, userSatisfaction: i % 3 ? "positive" : "neutral" },
+      });
+    }
+  }
+  const sent = await request.post("/api/v1/insights/events/batch", { headers: auth(), data: { events } });
+  expect(sent.status()).toBe(200);
+  expect((await sent.json()).stored).toBe(160);
+
+  await new LoginPage(page).signIn(adminToken());
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto(`/experiments/${id}`);
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  const samples = async (arm: string) =>
+    Number(await page.getByTestId(`column-${arm}`).getByTestId("samples").innerText());
+  await expect.poll(async () => (await samples("control")) + (await samples("treatment"))).toBe(80);
+  for (const chart of ["chart-quality", "chart-latency", "chart-satisfaction"]) {
+    await expect(page.getByTestId(chart).locator("svg")).toBeVisible();
+  }
+  await expect(page.getByTestId("recommendation")).toContainText("Recommendation");
+  await page.screenshot({ path: "test-results/results.png", fullPage: true });
+
+  // Declare the winner through the confirmation dialog.
+  await page.getByRole("button", { name: "Declare Winner" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toContainText("Declare a winner");
+  await dialog.getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByRole("status")).toContainText("declared the winner");
+  await expect(page.getByTestId("winner")).toContainText("treatment");
+
+  // Deploy it to 25 % of users.
+  await page.getByRole("button", { name: /Deploy/ }).click();
+  await page.getByLabel("Rollout percentage").fill("25");
+  await page.getByLabel("Notes").fill("canary");
+  await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByRole("status")).toContainText("25% of users");
+  await expect(page.getByTestId("audit")).toContainText("deploy_winner");
+
+  // It is under Completed now.
+  await page.goto("/?tab=completed");
+  await expect(page.getByTestId("experiment-list")).toContainText("Journey");
+  await expect(page.getByTestId("experiment-list")).toContainText("Winner deployed");
+});
+
+test("an unknown experiment shows a not-found page", async ({ page }) => {
+  await new LoginPage(page).signIn(adminToken());
+  await expect(page).toHaveURL(/\/$/);
+  await page.goto("/experiments/018f0000-0000-7000-8000-00000000dead");
+  await expect(page.getByRole("heading", { name: "Experiment not found" })).toBeVisible();
+});

@@ -1,0 +1,438 @@
+//! `/experiments/:id`: the spec's Experiment Results View — header, comparison grid,
+//! charts, the recommendation with its reasons, actions with confirmation, the audit log.
+
+use crate::api::{
+    ApiError, ExperimentPageData, change_status, declare_winner, deploy_winner, experiment_page,
+};
+use crate::app::components::StatusBadge;
+use crate::domain::ExperimentStatus;
+use crate::domain::assignment::Variant;
+use crate::domain::experiment::{Action as Lifecycle, DeployRequest};
+use crate::domain::results::{Recommendation, ResultsReport};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use uuid::Uuid;
+
+/// What a confirmation dialog is about to do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Pending {
+    Status(Lifecycle),
+    DeclareWinner,
+    Deploy,
+}
+
+impl Pending {
+    fn title(self) -> &'static str {
+        match self {
+            Pending::Status(Lifecycle::Start) => "Start the experiment?",
+            Pending::Status(Lifecycle::Pause) => "Pause the experiment?",
+            Pending::Status(Lifecycle::Resume) => "Resume the experiment?",
+            Pending::Status(Lifecycle::Stop) => "Stop the experiment?",
+            Pending::Status(Lifecycle::Cancel) => "Cancel the experiment?",
+            Pending::Status(_) => "Change the status?",
+            Pending::DeclareWinner => "Declare a winner",
+            Pending::Deploy => "Deploy the winner",
+        }
+    }
+
+    fn explanation(self) -> &'static str {
+        match self {
+            Pending::Status(Lifecycle::Start) => "Users start getting variants right away.",
+            Pending::Status(Lifecycle::Pause) => {
+                "Users get the current configuration and events are refused until you resume."
+            }
+            Pending::Status(Lifecycle::Resume) => "Users get their variants again.",
+            Pending::Status(Lifecycle::Stop) => {
+                "The experiment ends without a winner; its results are stored."
+            }
+            Pending::Status(Lifecycle::Cancel) => "The experiment ends and cannot be restarted.",
+            Pending::Status(_) => "",
+            Pending::DeclareWinner => {
+                "The experiment ends with this winner; its results are stored."
+            }
+            Pending::Deploy => {
+                "The winner's configuration goes to this share of users; you can widen it later."
+            }
+        }
+    }
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn ms(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.0} ms"))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn change_row(label: &'static str, change: Option<f64>, lower_is_better: bool) -> impl IntoView {
+    let (text, class, arrow) = match change {
+        None => ("—".to_owned(), "neutral", "•"),
+        Some(c) => {
+            let good = if lower_is_better { c < 0.0 } else { c > 0.0 };
+            (
+                format!("{:.1}%", c.abs()),
+                if c == 0.0 {
+                    "neutral"
+                } else if good {
+                    "good"
+                } else {
+                    "bad"
+                },
+                if c > 0.0 {
+                    "▲"
+                } else if c < 0.0 {
+                    "▼"
+                } else {
+                    "•"
+                },
+            )
+        }
+    };
+    view! {
+        <li class=format!("change {class}") data-testid=format!("change-{label}")>
+            <span class="arrow" aria-hidden="true">{arrow}</span>
+            <span class="value">{text}</span>
+            <span class="label">{label}</span>
+        </li>
+    }
+}
+
+#[component]
+fn VariantColumn(report: ResultsReport, variant: Variant, name: String) -> impl IntoView {
+    let arm = match variant {
+        Variant::Control => report.control.clone(),
+        Variant::Treatment => report.treatment.clone(),
+    };
+    let feedback = arm.metrics.satisfaction;
+    let sat = (feedback.positive + feedback.negative + feedback.neutral > 0).then(|| {
+        feedback.positive as f64 / (feedback.positive + feedback.negative + feedback.neutral) as f64
+    });
+    let testid = format!("column-{}", variant.as_str());
+    view! {
+        <section class=format!("variant-column {}", variant.as_str()) data-testid=testid>
+            <header>
+                <span class=format!("badge badge-{}", variant.as_str())>
+                    {if variant == Variant::Control { "Control" } else { "Treatment" }}
+                </span>
+                <h3>{name}</h3>
+            </header>
+            <dl class="metrics">
+                <dt>"Samples"</dt>
+                <dd data-testid="samples">{arm.samples}</dd>
+                <dt>"Quality (avg)"</dt>
+                <dd>{pct(arm.metrics.quality.mean)}</dd>
+                <dt>"Latency (P95)"</dt>
+                <dd>{ms(arm.metrics.latency.p95)}</dd>
+                <dt>"Satisfaction"</dt>
+                <dd>{pct(sat)}</dd>
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn Comparison(report: ResultsReport) -> impl IntoView {
+    let c = report.comparison.clone();
+    let significance = c.statistical_significance;
+    let level = c.confidence_level;
+    let width = significance
+        .map(|s| (s * 100.0).clamp(0.0, 100.0))
+        .unwrap_or(0.0);
+    let significant = significance.is_some_and(|s| s >= level);
+    view! {
+        <section class="comparison-column" aria-label="Comparison">
+            <div class="scale" aria-hidden="true">"⚖"</div>
+            <ul class="changes">
+                {change_row("quality", c.quality_improvement, false)}
+                {change_row("latency", c.latency_improvement, true)}
+                {change_row("satisfaction", c.satisfaction_improvement, false)}
+            </ul>
+            <div class="significance">
+                <span class="label">"Statistical significance"</span>
+                <div
+                    class="bar"
+                    role="progressbar"
+                    aria-valuemin="0"
+                    aria-valuemax="100"
+                    aria-valuenow=format!("{width:.1}")
+                    aria-label="Statistical significance"
+                >
+                    <div
+                        class=if significant { "fill good" } else { "fill warn" }
+                        style=format!("width: {width:.1}%")
+                    ></div>
+                </div>
+                <span data-testid="significance">
+                    {significance.map(|s| format!("{:.1}%", s * 100.0)).unwrap_or_else(|| "not enough data".into())}
+                    {significant.then_some(" ✓ Significant")}
+                </span>
+                <span class="muted small">
+                    {if report.detail.sequential { "always-valid (sequential) test" } else { "fixed-horizon Welch test" }}
+                </span>
+            </div>
+        </section>
+    }
+}
+
+/// The experiment page.
+#[component]
+pub fn ExperimentView() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    });
+    let refresh = RwSignal::new(0u32);
+    let page = Resource::new(
+        move || (id.get(), refresh.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => experiment_page(id).await,
+                None => Err(ApiError::NotFound),
+            }
+        },
+    );
+    // Live: while the page is open, figures refresh without a reload.
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::leptos_dom::helpers::set_interval_with_handle;
+        if let Ok(handle) = set_interval_with_handle(
+            move || refresh.update(|n| *n += 1),
+            std::time::Duration::from_secs(10),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let pending = RwSignal::new(None::<Pending>);
+    let message = RwSignal::new(None::<(bool, String)>);
+    let act = Action::new(move |input: &(Uuid, Pending, Variant, u8, String)| {
+        let (id, what, winner, pct, notes) = input.clone();
+        async move {
+            let done: Result<String, ApiError> = match what {
+                Pending::Status(a) => change_status(id, a)
+                    .await
+                    .map(|e| format!("Now {}.", e.status.label())),
+                Pending::DeclareWinner => declare_winner(id, winner)
+                    .await
+                    .map(|_| format!("{} declared the winner.", winner)),
+                Pending::Deploy => deploy_winner(
+                    id,
+                    DeployRequest {
+                        winner,
+                        rollout_percentage: Some(f64::from(pct)),
+                        notes: Some(notes),
+                    },
+                )
+                .await
+                .map(|d| {
+                    format!(
+                        "Deployed {} to {}% of users.",
+                        d.winner, d.rollout_percentage
+                    )
+                }),
+            };
+            match done {
+                Ok(text) => {
+                    message.set(Some((true, text)));
+                    pending.set(None);
+                    refresh.update(|n| *n += 1);
+                }
+                Err(err) => message.set(Some((false, err.to_string()))),
+            }
+        }
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(p) => view! { <PageBody page=p pending message act /> }.into_any(),
+                    Err(ApiError::NotFound) => {
+                        view! {
+                            <section class="empty">
+                                <h1>"Experiment not found"</h1>
+                                <p><a href="/">"Back to the experiments"</a></p>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                    Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn PageBody(
+    page: ExperimentPageData,
+    pending: RwSignal<Option<Pending>>,
+    message: RwSignal<Option<(bool, String)>>,
+    act: Action<(Uuid, Pending, Variant, u8, String), ()>,
+) -> impl IntoView {
+    let e = page.experiment.clone();
+    let r = page.results.clone();
+    let id = e.id;
+    let status = e.status;
+    let manage = page.can_manage;
+    let winner = r.detail.winner.clone();
+    let duration = match (e.start_date, e.end_date) {
+        (Some(s), Some(end)) => format!("{} – {}", s.format("%Y-%m-%d"), end.format("%Y-%m-%d")),
+        (Some(s), None) => format!("{} – Ongoing", s.format("%Y-%m-%d")),
+        _ => "Not started".into(),
+    };
+    let alloc = e.spec.allocation;
+    let recommendation = r.comparison.recommendation;
+    let rec_text = match recommendation {
+        Recommendation::DeployTreatment => format!(
+            "Deploy treatment variant — it shows a {:.1}% quality change with {:.0}% confidence.",
+            r.comparison.quality_improvement.unwrap_or(0.0),
+            r.comparison.confidence_level * 100.0
+        ),
+        Recommendation::KeepControl => {
+            "Keep control variant — treatment did not show the improvement it needs.".to_owned()
+        }
+        Recommendation::Inconclusive => {
+            "Results are inconclusive — consider running the experiment longer.".to_owned()
+        }
+    };
+    let button = move |label: &'static str, what: Pending, class: &'static str| {
+        view! {
+            <button class=format!("button {class}") on:click=move |_| { message.set(None); pending.set(Some(what)); }>
+                {label}
+            </button>
+        }
+    };
+    let declared = e.winner;
+    let rollout = RwSignal::new(25u8);
+    let notes = RwSignal::new(String::new());
+    let chosen = RwSignal::new(declared.unwrap_or(Variant::Treatment));
+    view! {
+        <article class="experiment-page">
+            <div class="page-header">
+                <div class="title-row">
+                    <a class="back" href="/" aria-label="Back to the experiments">"←"</a>
+                    <h1>{e.spec.name.clone()}</h1>
+                    <StatusBadge status />
+                    {winner.clone().map(|w| view! { <span class="winner" data-testid="winner">"🏆 " {w} " wins"</span> })}
+                </div>
+            </div>
+            <section class="info">
+                <div>
+                    <span class="label">"Hypothesis"</span>
+                    <p>{e.spec.hypothesis.clone()}</p>
+                </div>
+                <div>
+                    <span class="label">"Duration"</span>
+                    <p>{duration}</p>
+                </div>
+                <div>
+                    <span class="label">"Traffic Allocation"</span>
+                    <div class="allocation" aria-label=format!("{}% control, {}% treatment", alloc.control, alloc.treatment)>
+                        <span class="control" style=format!("width: {}%", alloc.control)>{alloc.control}"%"</span>
+                        <span class="treatment" style=format!("width: {}%", alloc.treatment)>{alloc.treatment}"%"</span>
+                    </div>
+                </div>
+            </section>
+            <h2>"Results Comparison"</h2>
+            {view! {
+            <div class="comparison-grid">
+                <VariantColumn report=r.clone() variant=Variant::Control name=e.spec.control.name.clone() />
+                <Comparison report=r.clone() />
+                <VariantColumn report=r.clone() variant=Variant::Treatment name=e.spec.treatment.name.clone() />
+            </div>
+            }.into_any()}
+            {view! {
+            <section class="charts">
+                <figure class="chart" data-testid="chart-quality">
+                    <figcaption>"Quality Over Time"</figcaption>
+                    <div inner_html=page.quality_chart.clone()></div>
+                </figure>
+                <figure class="chart" data-testid="chart-latency">
+                    <figcaption>"Latency Distribution"</figcaption>
+                    <div inner_html=page.latency_chart.clone()></div>
+                </figure>
+                <figure class="chart" data-testid="chart-satisfaction">
+                    <figcaption>"User Satisfaction"</figcaption>
+                    <div inner_html=page.satisfaction_chart.clone()></div>
+                </figure>
+            </section>
+            }.into_any()}
+            <section class=format!("panel recommendation {}", match recommendation { Recommendation::DeployTreatment => "good", Recommendation::KeepControl => "bad", Recommendation::Inconclusive => "neutral" }) data-testid="recommendation">
+                <h2>"Recommendation"</h2>
+                <p>{rec_text}</p>
+                <ul class="reasons">
+                    {r.detail.reasons.iter().map(|x| view! { <li>{x.clone()}</li> }).collect_view()}
+                </ul>
+            </section>
+            {move || message.get().map(|(ok, text)| view! {
+                <p class=if ok { "notice good" } else { "notice error" } role=if ok { "status" } else { "alert" }>{text}</p>
+            })}
+            {view! {
+            <section class="actions" aria-label="Actions">
+                {manage.then(|| view! {
+                    {(status == ExperimentStatus::Draft).then(|| button("Start Experiment", Pending::Status(Lifecycle::Start), ""))}
+                    {(status == ExperimentStatus::Active).then(|| button("Pause Experiment", Pending::Status(Lifecycle::Pause), "secondary"))}
+                    {(status == ExperimentStatus::Paused).then(|| button("Resume Experiment", Pending::Status(Lifecycle::Resume), ""))}
+                    {status.is_live().then(|| button("Declare Winner", Pending::DeclareWinner, ""))}
+                    {status.is_live().then(|| button("Stop Experiment", Pending::Status(Lifecycle::Stop), "danger"))}
+                    {matches!(status, ExperimentStatus::Completed | ExperimentStatus::WinnerDeployed).then(|| button(
+                        if recommendation == Recommendation::DeployTreatment { "Deploy Treatment" } else { "Deploy Winner" },
+                        Pending::Deploy, ""))}
+                    {matches!(status, ExperimentStatus::Draft | ExperimentStatus::Active | ExperimentStatus::Paused)
+                        .then(|| button("Cancel Experiment", Pending::Status(Lifecycle::Cancel), "danger secondary"))}
+                })}
+            </section>
+            }.into_any()}
+            {move || pending.get().map(|what| view! {
+                <div class="dialog-backdrop">
+                    <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="dialog-title">
+                        <h2 id="dialog-title">{what.title()}</h2>
+                        <p>{what.explanation()}</p>
+                        {matches!(what, Pending::DeclareWinner | Pending::Deploy).then(|| view! {
+                            <label for="winner">"Winner"</label>
+                            <select id="winner" disabled=declared.is_some() on:change=move |ev| {
+                                chosen.set(if event_target_value(&ev) == "control" { Variant::Control } else { Variant::Treatment });
+                            }>
+                                <option value="treatment" selected=move || chosen.get() == Variant::Treatment>"Treatment"</option>
+                                <option value="control" selected=move || chosen.get() == Variant::Control>"Control"</option>
+                            </select>
+                        })}
+                        {(what == Pending::Deploy).then(|| view! {
+                            <label for="rollout">"Rollout percentage"</label>
+                            <input id="rollout" type="number" min="1" max="100"
+                                prop:value=move || rollout.get().to_string()
+                                on:input=move |ev| rollout.set(event_target_value(&ev).parse().unwrap_or(0)) />
+                            <label for="notes">"Notes"</label>
+                            <textarea id="notes" prop:value=move || notes.get() on:input=move |ev| notes.set(event_target_value(&ev))></textarea>
+                        })}
+                        {move || message.get().filter(|(ok, _)| !ok).map(|(_, text)| view! { <p class="error" role="alert">{text}</p> })}
+                        <div class="dialog-buttons">
+                            <button class="button secondary" on:click=move |_| pending.set(None)>"Back"</button>
+                            <button class="button" disabled=move || act.pending().get() on:click=move |_| {
+                                act.dispatch((id, what, chosen.get_untracked(), rollout.get_untracked(), notes.get_untracked()));
+                            }>"Confirm"</button>
+                        </div>
+                    </div>
+                </div>
+            })}
+            {view! {
+            <section class="panel audit">
+                <h2>"Audit Log"</h2>
+                <ol class="audit-list" data-testid="audit">
+                    {page.audit.iter().rev().map(|a| view! {
+                        <li>
+                            <time>{a.at.format("%Y-%m-%d %H:%M:%S").to_string()}</time>
+                            " · " <strong>{a.action.clone()}</strong> " · " <span class="muted">{a.actor.clone()}</span>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            </section>
+            }.into_any()}
+        </article>
+    }
+}
