@@ -111,7 +111,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Demo => {
             db::migrate(&pool).await?;
-            anyhow::bail!("`verdict demo` is not available in this version yet")
+            let made = verdict::demo::run(&pool).await?;
+            for (name, id) in &made {
+                println!("{id}  {name}");
+            }
+            println!(
+                "made {} demo experiments with traffic in tenant acme; open the dashboard to see them",
+                made.len()
+            );
+            Ok(())
         }
     }
 }

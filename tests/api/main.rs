@@ -3,6 +3,7 @@
 
 mod auth;
 mod dashboard;
+mod demo;
 mod events;
 mod experiments;
 mod health;
