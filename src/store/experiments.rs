@@ -342,6 +342,14 @@ struct ListRow {
     status: String,
     start_date: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    primary_metric: String,
+    min_samples_per_variant: i32,
+    min_duration_days: i32,
+    control_samples: Option<i64>,
+    treatment_samples: Option<i64>,
+    primary_lift: Option<f64>,
+    significance: Option<f64>,
+    recommendation: Option<String>,
 }
 
 /// The experiments in any of `statuses` (all when empty), of `tenant` (all when `None`),
@@ -353,11 +361,17 @@ pub async fn list(
 ) -> sqlx::Result<Vec<ExperimentListItem>> {
     let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
     sqlx::query_as::<_, ListRow>(
-        "select id, tenant_id, name, description, target_type, status, start_date, created_at
-         from experiments
-         where (cardinality($1::text[]) = 0 or status = any($1))
-           and ($2::text is null or tenant_id = $2)
-         order by created_at desc, id desc",
+        "select e.id, e.tenant_id, e.name, e.description, e.target_type, e.status, e.start_date,
+                e.created_at, e.primary_metric, e.min_samples_per_variant, e.min_duration_days,
+                (s.body -> 'control' ->> 'samples')::int8 as control_samples,
+                (s.body -> 'treatment' ->> 'samples')::int8 as treatment_samples,
+                (s.body -> 'detail' -> 'metrics' -> 0 ->> 'relativeLift')::float8 as primary_lift,
+                (s.body -> 'comparison' ->> 'statisticalSignificance')::float8 as significance,
+                s.body -> 'comparison' ->> 'recommendation' as recommendation
+         from experiments e left join result_snapshots s on s.experiment_id = e.id
+         where (cardinality($1::text[]) = 0 or e.status = any($1))
+           and ($2::text is null or e.tenant_id = $2)
+         order by e.created_at desc, e.id desc",
     )
     .bind(&names)
     .bind(tenant)
@@ -374,6 +388,14 @@ pub async fn list(
             status: r.status.parse().map_err(decode)?,
             start_date: r.start_date,
             created_at: r.created_at,
+            primary_metric: r.primary_metric,
+            min_samples_per_variant: u32::try_from(r.min_samples_per_variant).unwrap_or(0),
+            min_duration: u16::try_from(r.min_duration_days).unwrap_or(0),
+            control_samples: r.control_samples.and_then(|n| u64::try_from(n).ok()),
+            treatment_samples: r.treatment_samples.and_then(|n| u64::try_from(n).ok()),
+            primary_lift: r.primary_lift,
+            significance: r.significance,
+            recommendation: r.recommendation,
         })
     })
     .collect()

@@ -90,6 +90,16 @@ pub struct ExperimentListItem {
     pub status: ExperimentStatus,
     pub start_date: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub primary_metric: String,
+    pub min_samples_per_variant: u32,
+    pub min_duration: u16,
+    /// From the latest results snapshot, when there is one.
+    pub control_samples: Option<u64>,
+    pub treatment_samples: Option<u64>,
+    /// Relative change of the primary metric (a fraction).
+    pub primary_lift: Option<f64>,
+    pub significance: Option<f64>,
+    pub recommendation: Option<String>,
 }
 
 /// `POST …/deploy-winner`.
