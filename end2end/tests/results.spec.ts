@@ -26,12 +26,12 @@ async function liveExperiment(request: APIRequestContext, name: string): Promise
   });
   expect(created.status()).toBe(201);
   const id = (await created.json()).experimentId as string;
+  const live = async () => (await (await request.get("/healthz")).json()).runtime.experiments as number;
+  const before = await live();
   const started = await request.post(`/api/v1/admin/insights/experiments/${id}/start`, { headers: auth() });
   expect(started.status()).toBe(200);
   // The runtime picks the start up from a change notification within milliseconds.
-  await expect
-    .poll(async () => (await (await request.get("/healthz")).json()).runtime.experiments, { timeout: 10_000 })
-    .toBeGreaterThan(0);
+  await expect.poll(live, { timeout: 10_000 }).toBe(before + 1);
   return id;
 }
 
