@@ -118,23 +118,9 @@ fn compare(
     let sc = Summary::from_slice(c);
     let st = Summary::from_slice(t);
     let mut row = MetricComparison {
-        metric: metric.as_str().to_owned(),
-        direction: direction_name(metric.direction()).to_owned(),
-        role: role.to_owned(),
-        insufficient: None,
         control_mean: (sc.n > 0).then_some(sc.mean).and_then(finite),
         treatment_mean: (st.n > 0).then_some(st.mean).and_then(finite),
-        absolute_difference: None,
-        absolute_ci: None,
-        welch_dof: None,
-        relative_lift: None,
-        relative_ci: None,
-        p_value: None,
-        sequential_p_value: None,
-        sequential_ci: None,
-        adjusted_p_value: None,
-        significant: false,
-        worse: false,
+        ..MetricComparison::empty(metric.as_str(), direction_name(metric.direction()), role)
     };
     match welch_test(&sc, &st, confidence) {
         Ok(w) => {
@@ -684,46 +670,30 @@ pub fn compute(
         confidence,
     );
     let mut metrics: Vec<MetricComparison> = compared.into_iter().map(|c| c.row).collect();
-    match &satisfaction_test {
-        Ok(p) => metrics.push(MetricComparison {
-            metric: "satisfaction_feedback".into(),
-            direction: "higher_is_better".into(),
-            role: "feedback proportion (two-proportion z-test over feedback events)".into(),
-            insufficient: None,
+    let feedback = MetricComparison::empty(
+        "satisfaction_feedback",
+        "higher_is_better",
+        "feedback proportion (two-proportion z-test over feedback events)",
+    );
+    metrics.push(match &satisfaction_test {
+        Ok(p) => MetricComparison {
             control_mean: Some(p.control_rate),
             treatment_mean: Some(p.treatment_rate),
             absolute_difference: Some(p.diff),
             absolute_ci: Some(p.ci),
-            welch_dof: None,
             relative_lift: (p.control_rate > 0.0).then(|| p.treatment_rate / p.control_rate - 1.0),
-            relative_ci: None,
             p_value: Some(p.p_value),
-            sequential_p_value: None,
-            sequential_ci: None,
-            adjusted_p_value: None,
             significant: p.p_value < alpha,
             worse: p.p_value < alpha && p.diff < 0.0,
-        }),
-        Err(err) => metrics.push(MetricComparison {
-            metric: "satisfaction_feedback".into(),
-            direction: "higher_is_better".into(),
-            role: "feedback proportion (two-proportion z-test over feedback events)".into(),
+            ..feedback
+        },
+        Err(err) => MetricComparison {
             insufficient: Some(insufficient_text(err)),
             control_mean: control.satisfaction_rate,
             treatment_mean: treatment.satisfaction_rate,
-            absolute_difference: None,
-            absolute_ci: None,
-            welch_dof: None,
-            relative_lift: None,
-            relative_ci: None,
-            p_value: None,
-            sequential_p_value: None,
-            sequential_ci: None,
-            adjusted_p_value: None,
-            significant: false,
-            worse: false,
-        }),
-    }
+            ..feedback
+        },
+    });
     let winner = e.winner.map(|w| w.as_str().to_owned()).or_else(|| {
         (recommendation == Recommendation::DeployTreatment).then(|| "treatment".to_owned())
     });

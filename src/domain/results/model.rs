@@ -131,6 +131,31 @@ pub struct MetricComparison {
     pub worse: bool,
 }
 
+impl MetricComparison {
+    /// A comparison of `metric` with no figures yet (each test fills in its own).
+    pub fn empty(metric: &str, direction: &str, role: &str) -> Self {
+        Self {
+            metric: metric.to_owned(),
+            direction: direction.to_owned(),
+            role: role.to_owned(),
+            insufficient: None,
+            control_mean: None,
+            treatment_mean: None,
+            absolute_difference: None,
+            absolute_ci: None,
+            welch_dof: None,
+            relative_lift: None,
+            relative_ci: None,
+            p_value: None,
+            sequential_p_value: None,
+            sequential_ci: None,
+            adjusted_p_value: None,
+            significant: false,
+            worse: false,
+        }
+    }
+}
+
 /// The success criterion and whether it holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
