@@ -68,3 +68,25 @@ test("an unknown path answers 404 with a page", async ({ page }) => {
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
 });
+
+test("search by name and sort, both kept in the URL", async ({ page }) => {
+  const dashboard = new DashboardPage(page);
+  await dashboard.goto("/?tab=all");
+  await dashboard.waitForHydration();
+  await expect(dashboard.cards()).toHaveCount(3);
+  await page.getByLabel("Search experiments").fill("TONE");
+  await expect(page).toHaveURL(/q=TONE/);
+  await expect(dashboard.cards()).toHaveCount(1);
+  await expect(dashboard.cards().first()).toContainText("Prompt tone experiment");
+  await page.getByLabel("Search experiments").fill("no such experiment");
+  await expect(dashboard.list).toContainText("No experiment matches the search.");
+  await page.getByLabel("Search experiments").fill("");
+  await page.getByLabel("Sort").selectOption("name");
+  await expect(page).toHaveURL(/sort=name/);
+  await expect(dashboard.cards().first()).toContainText("Prompt tone experiment");
+  await expect(dashboard.cards().last()).toContainText("Smaller model for summaries");
+  // A link keeps them: reloading shows the same.
+  await page.reload();
+  await expect(dashboard.cards().first()).toContainText("Prompt tone experiment");
+  await expect(page.getByRole("link", { name: "New Experiment" })).toBeVisible();
+});

@@ -6,7 +6,7 @@ use crate::domain::assignment::Variant;
 use crate::domain::experiment::{
     Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput,
 };
-use crate::domain::results::ResultsReport;
+use crate::domain::results::{CompletionEstimate, ResultsReport};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
@@ -16,6 +16,14 @@ use uuid::Uuid;
 pub async fn create_experiment(input: ExperimentInput) -> Result<Experiment, ApiError> {
     let (state, who) = super::ssr::caller().await?;
     super::ssr::respond(crate::service::experiments::create(&state.pool, &who, input).await)
+}
+
+/// The creation wizard's estimate of a planned experiment: users needed per arm and the
+/// completion date the tenant's recent traffic gives. `{"input": {…same body as create…}}`.
+#[server(prefix = "/api/fn", endpoint = "estimate_completion", input = Json)]
+pub async fn estimate_completion(input: ExperimentInput) -> Result<CompletionEstimate, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(crate::service::experiments::estimate(&state.pool, &who, input).await)
 }
 
 /// One experiment. `{"id": "…"}`.

@@ -49,6 +49,10 @@ pub fn App() -> impl IntoView {
                         view=|| view! { <RequireAuth>{|| view! { <pages::Dashboard /> }}</RequireAuth> }
                     />
                     <Route
+                        path=path!("/experiments/new")
+                        view=|| view! { <RequireAuth>{|| view! { <pages::NewExperiment /> }}</RequireAuth> }
+                    />
+                    <Route
                         path=path!("/experiments/:id")
                         view=|| view! { <RequireAuth>{|| view! { <pages::ExperimentView /> }}</RequireAuth> }
                     />

@@ -7,6 +7,7 @@ use crate::domain::experiment::{
     Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput, ExperimentListItem,
     SYSTEM_TENANT, may_overlap,
 };
+use crate::domain::results::{CompletionEstimate, estimate_completion};
 use crate::domain::{ExperimentStatus, FieldError, Principal, Role, StatusCounts};
 use crate::store;
 use crate::store::experiments::StoredExperiment;
@@ -131,17 +132,11 @@ fn new_salt() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates a draft. A super_admin may name any tenant (default "system"); others create in
-/// their own tenant.
-#[tracing::instrument(skip_all, fields(actor = %who.actor))]
-pub async fn create(
-    pool: &PgPool,
-    who: &Principal,
-    input: ExperimentInput,
-) -> Result<Experiment, ServiceError> {
-    require_manage(who)?;
-    let requested = input.tenant_id.as_deref().map(str::trim);
-    let tenant_id = match (who.role, requested, who.tenant_id.as_deref()) {
+/// The tenant a new experiment goes to: a super_admin may name any tenant (default their own,
+/// else "system"); others create in their own tenant only.
+fn tenant_for_new(who: &Principal, requested: Option<&str>) -> Result<String, ServiceError> {
+    let requested = requested.map(str::trim);
+    Ok(match (who.role, requested, who.tenant_id.as_deref()) {
         (Role::SuperAdmin, Some(t), _) if !t.is_empty() && t.len() <= 200 => t.to_owned(),
         (Role::SuperAdmin, Some(_), _) => {
             return Err(ServiceError::Invalid(vec![FieldError::new(
@@ -158,7 +153,37 @@ pub async fn create(
         }
         (_, _, Some(own)) => own.to_owned(),
         (_, _, None) => return Err(ServiceError::Forbidden),
-    };
+    })
+}
+
+/// The creation wizard's estimate for a planned experiment: the users each arm needs and
+/// when the tenant's recent traffic brings them (see `domain::results::estimate_completion`).
+pub async fn estimate(
+    pool: &PgPool,
+    who: &Principal,
+    input: ExperimentInput,
+) -> Result<CompletionEstimate, ServiceError> {
+    require_manage(who)?;
+    let tenant_id = tenant_for_new(who, input.tenant_id.as_deref())?;
+    let spec = input.parse().map_err(ServiceError::Invalid)?;
+    // A system-wide experiment reaches every tenant's users.
+    let scope = (tenant_id != SYSTEM_TENANT).then_some(tenant_id.as_str());
+    let users_per_day = store::experiments::recent_users_per_day(pool, scope)
+        .await
+        .context("Failed to measure recent traffic")?;
+    Ok(estimate_completion(&spec, Some(users_per_day), Utc::now()))
+}
+
+/// Creates a draft. A super_admin may name any tenant (default "system"); others create in
+/// their own tenant.
+#[tracing::instrument(skip_all, fields(actor = %who.actor))]
+pub async fn create(
+    pool: &PgPool,
+    who: &Principal,
+    input: ExperimentInput,
+) -> Result<Experiment, ServiceError> {
+    require_manage(who)?;
+    let tenant_id = tenant_for_new(who, input.tenant_id.as_deref())?;
     let spec = input.parse().map_err(ServiceError::Invalid)?;
     let now = Utc::now();
     let experiment = Experiment {

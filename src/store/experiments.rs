@@ -350,6 +350,7 @@ struct ListRow {
     primary_lift: Option<f64>,
     significance: Option<f64>,
     recommendation: Option<String>,
+    winner: Option<String>,
 }
 
 /// The experiments in any of `statuses` (all when empty), of `tenant` (all when `None`),
@@ -367,7 +368,7 @@ pub async fn list(
                 (s.body -> 'treatment' ->> 'samples')::int8 as treatment_samples,
                 (s.body -> 'detail' -> 'metrics' -> 0 ->> 'relativeLift')::float8 as primary_lift,
                 (s.body -> 'comparison' ->> 'statisticalSignificance')::float8 as significance,
-                s.body -> 'comparison' ->> 'recommendation' as recommendation
+                s.body -> 'comparison' ->> 'recommendation' as recommendation, e.winner
          from experiments e left join result_snapshots s on s.experiment_id = e.id
          where (cardinality($1::text[]) = 0 or e.status = any($1))
            and ($2::text is null or e.tenant_id = $2)
@@ -396,9 +397,26 @@ pub async fn list(
             primary_lift: r.primary_lift,
             significance: r.significance,
             recommendation: r.recommendation,
+            winner: r.winner.as_deref().map(variant_of).transpose()?,
         })
     })
     .collect()
+}
+
+/// Distinct users a day that were assigned to any experiment in the last 7 days, of one
+/// tenant's users (`None`: of every tenant).
+pub async fn recent_users_per_day(pool: &PgPool, tenant: Option<&str>) -> sqlx::Result<f64> {
+    let users: i64 = sqlx::query_scalar(
+        "select count(*) from (
+             select distinct tenant_id, user_id from assignments
+             where assigned_at > now() - interval '7 days'
+               and ($1::text is null or tenant_id = $1)
+         ) u",
+    )
+    .bind(tenant)
+    .fetch_one(pool)
+    .await?;
+    Ok(users as f64 / 7.0)
 }
 
 /// Users assigned to each arm of an experiment.

@@ -1,9 +1,89 @@
-use crate::api::{experiment_counts, list_experiments};
+use crate::api::{change_status, experiment_counts, list_experiments};
 use crate::app::components::StatusBadge;
-use crate::domain::{ExperimentListItem, ExperimentStatus, StatusCounts};
+use crate::domain::experiment::Action as Lifecycle;
+use crate::domain::{ExperimentListItem, ExperimentStatus, Principal, StatusCounts};
 use leptos::prelude::*;
+use leptos_router::NavigateOptions;
 use leptos_router::components::A;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+/// How the list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    Newest,
+    Samples,
+    Name,
+}
+
+impl Sort {
+    const ALL: [Sort; 3] = [Sort::Newest, Sort::Samples, Sort::Name];
+
+    fn from_query(value: Option<&str>) -> Sort {
+        Sort::ALL
+            .into_iter()
+            .find(|s| Some(s.key()) == value)
+            .unwrap_or(Sort::Newest)
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Sort::Newest => "newest",
+            Sort::Samples => "samples",
+            Sort::Name => "name",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Sort::Newest => "Newest first",
+            Sort::Samples => "Most samples",
+            Sort::Name => "Name (A–Z)",
+        }
+    }
+}
+
+fn samples(item: &ExperimentListItem) -> u64 {
+    item.control_samples.unwrap_or(0) + item.treatment_samples.unwrap_or(0)
+}
+
+/// The experiments whose name or description contains `search` (any case), in `sort` order.
+fn arrange(mut list: Vec<ExperimentListItem>, search: &str, sort: Sort) -> Vec<ExperimentListItem> {
+    let needle = search.trim().to_lowercase();
+    if !needle.is_empty() {
+        list.retain(|e| {
+            e.name.to_lowercase().contains(&needle)
+                || e.description.to_lowercase().contains(&needle)
+        });
+    }
+    match sort {
+        // The server lists newest first already.
+        Sort::Newest => {}
+        Sort::Samples => list.sort_by_key(|e| std::cmp::Reverse(samples(e))),
+        Sort::Name => list.sort_by_key(|e| e.name.to_lowercase()),
+    }
+    list
+}
+
+/// The dashboard URL for a tab, a search and an order (defaults left out).
+fn dashboard_url(tab: Tab, search: &str, sort: Sort) -> String {
+    let mut url = format!("/?tab={}", tab.key());
+    if !search.trim().is_empty() {
+        url.push_str("&q=");
+        for b in search.trim().bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    url.push(b as char)
+                }
+                _ => url.push_str(&format!("%{b:02X}")),
+            }
+        }
+    }
+    if sort != Sort::Newest {
+        url.push_str("&sort=");
+        url.push_str(sort.key());
+    }
+    url
+}
 
 /// A tab of the dashboard: which statuses it lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,42 +158,67 @@ impl Tab {
 
     fn empty_text(self) -> &'static str {
         match self {
-            Tab::Active => "No experiment is running. Start a draft to see it here.",
-            Tab::Completed => "No experiment has completed yet.",
-            Tab::Drafts => {
-                "No drafts. Create an experiment with the API (docs/API.md) or `verdict demo`."
+            Tab::Active => {
+                "No experiment is running. Open a draft and start it, or create one with New Experiment."
             }
+            Tab::Completed => {
+                "No experiment has completed yet. Stop a running one or declare its winner to see it here."
+            }
+            Tab::Drafts => "No drafts. Create one with New Experiment.",
             Tab::Paused => "No paused experiment.",
             Tab::Cancelled => "No cancelled experiment.",
             Tab::All => {
-                "No experiments yet. Run `verdict demo` for sample data, or create one with the API."
+                "No experiments yet. Create one with New Experiment, or run `verdict demo` for sample data."
             }
         }
     }
 }
 
-/// The dashboard at `/`: experiments by tab, with counts per tab.
+/// The dashboard at `/`: experiments by tab, with counts per tab, a search and an order
+/// (all three in the URL, so links and the back button work).
 #[component]
 pub fn Dashboard() -> impl IntoView {
+    let who = use_context::<Principal>();
+    let can_manage = who.as_ref().is_some_and(|w| w.can_manage());
     let query = use_query_map();
     let tab = Memo::new(move |_| Tab::from_query(query.read().get("tab").as_deref()));
+    let search = Memo::new(move |_| query.read().get("q").unwrap_or_default());
+    let sort = Memo::new(move |_| Sort::from_query(query.read().get("sort").as_deref()));
     let refresh = RwSignal::new(0u32);
     let counts = Resource::new(move || refresh.get(), |_| experiment_counts());
     let items = Resource::new(
         move || (tab.get().statuses(), refresh.get()),
         |(statuses, _)| list_experiments(statuses),
     );
+    let goto = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(url) = goto.get() {
+            navigate(
+                &url,
+                NavigateOptions {
+                    replace: true,
+                    scroll: false,
+                    ..Default::default()
+                },
+            );
+        }
+    });
 
     view! {
         <section class="dashboard">
             <div class="page-header">
                 <h1>"A/B Tests"</h1>
+                <span class="spacer"></span>
                 <button
                     class="button secondary"
                     on:click=move |_| refresh.update(|n| *n += 1)
                 >
                     "Refresh"
                 </button>
+                {can_manage.then(|| view! {
+                    <a class="button" href="/experiments/new">"+ New Experiment"</a>
+                })}
             </div>
             <nav class="tabs" role="tablist" aria-label="Experiments by status">
                 {Tab::ALL
@@ -121,7 +226,7 @@ pub fn Dashboard() -> impl IntoView {
                     .map(|t| {
                         view! {
                             <A
-                                href=format!("/?tab={}", t.key())
+                                href=move || dashboard_url(t, &search.get(), sort.get())
                                 attr:role="tab"
                                 attr:class="tab"
                                 attr:aria-selected=move || (tab.get() == t).to_string()
@@ -143,6 +248,29 @@ pub fn Dashboard() -> impl IntoView {
                     })
                     .collect_view()}
             </nav>
+            <div class="list-controls">
+                <label for="search" class="sr-only">"Search experiments"</label>
+                <input
+                    type="search"
+                    id="search"
+                    placeholder="Search by name"
+                    aria-label="Search experiments"
+                    prop:value=move || search.get()
+                    on:input=move |ev| {
+                        let q = event_target_value(&ev);
+                        goto.set(Some(dashboard_url(tab.get_untracked(), &q, sort.get_untracked())));
+                    }
+                />
+                <label for="sort">"Sort"</label>
+                <select id="sort" on:change=move |ev| {
+                    let s = Sort::from_query(Some(&event_target_value(&ev)));
+                    goto.set(Some(dashboard_url(tab.get_untracked(), &search.get_untracked(), s)));
+                }>
+                    {Sort::ALL.into_iter().map(|s| view! {
+                        <option value=s.key() selected=move || sort.get() == s>{s.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
             <div class="experiment-list" role="tabpanel" data-testid="experiment-list">
                 <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
@@ -152,10 +280,15 @@ pub fn Dashboard() -> impl IntoView {
                                     .into_any()
                             }
                             Ok(list) => {
-                                list.into_iter()
-                                    .map(|item| view! { <ExperimentCard item /> })
-                                    .collect_view()
-                                    .into_any()
+                                let shown = arrange(list, &search.get(), sort.get());
+                                if shown.is_empty() {
+                                    view! { <p class="empty">"No experiment matches the search."</p> }.into_any()
+                                } else {
+                                    shown.into_iter()
+                                        .map(|item| view! { <ExperimentCard item can_manage refresh /> })
+                                        .collect_view()
+                                        .into_any()
+                                }
                             }
                             Err(err) => {
                                 view! { <p class="error" role="alert">{err.to_string()}</p> }
@@ -183,7 +316,11 @@ fn progress(label: &'static str, value: f64, text: String) -> impl IntoView {
 }
 
 #[component]
-fn ExperimentCard(item: ExperimentListItem) -> impl IntoView {
+fn ExperimentCard(
+    item: ExperimentListItem,
+    can_manage: bool,
+    refresh: RwSignal<u32>,
+) -> impl IntoView {
     let samples = item.control_samples.unwrap_or(0) + item.treatment_samples.unwrap_or(0);
     let needed = u64::from(item.min_samples_per_variant) * 2;
     let days = item
@@ -210,6 +347,44 @@ fn ExperimentCard(item: ExperimentListItem) -> impl IntoView {
             if good { "good" } else { "bad" },
         )
     });
+    let id = item.id;
+    let status = item.status;
+    let message = RwSignal::new(None::<(bool, String)>);
+    let toggle = Action::new(move |action: &Lifecycle| {
+        let action = *action;
+        async move {
+            match change_status(id, action).await {
+                Ok(e) => {
+                    message.set(Some((true, format!("Now {}.", e.status.label()))));
+                    refresh.update(|n| *n += 1);
+                }
+                Err(err) => message.set(Some((false, err.to_string()))),
+            }
+        }
+    });
+    // Declaring a winner needs results that decide; deploying needs a declared winner.
+    let decisive = matches!(
+        item.recommendation.as_deref(),
+        Some("deploy_treatment" | "keep_control")
+    );
+    let actions = can_manage.then(|| {
+        view! {
+            {(status == ExperimentStatus::Active).then(|| view! {
+                <button class="button small secondary" disabled=move || toggle.pending().get()
+                    on:click=move |_| { toggle.dispatch(Lifecycle::Pause); }>"Pause"</button>
+            })}
+            {(status == ExperimentStatus::Paused).then(|| view! {
+                <button class="button small secondary" disabled=move || toggle.pending().get()
+                    on:click=move |_| { toggle.dispatch(Lifecycle::Resume); }>"Resume"</button>
+            })}
+            {(status.is_live() && decisive).then(|| view! {
+                <a class="button small" href=format!("/experiments/{id}?action=declare")>"Declare Winner"</a>
+            })}
+            {(matches!(status, ExperimentStatus::Completed | ExperimentStatus::WinnerDeployed)).then(|| item.winner).flatten().map(|w| view! {
+                <a class="button small" href=format!("/experiments/{id}?action=deploy")>{format!("Deploy {w}")}</a>
+            })}
+        }
+    });
     view! {
         <article class="card" data-testid="experiment-card">
             <div class="card-head">
@@ -231,8 +406,79 @@ fn ExperimentCard(item: ExperimentListItem) -> impl IntoView {
                     {item.target_type.clone()} " · tenant " {item.tenant_id.clone()} " · created "
                     {item.created_at.format("%Y-%m-%d").to_string()}
                 </p>
-                <a class="button small secondary" href=format!("/experiments/{}", item.id)>"View Details"</a>
+                <div class="card-actions">
+                    <a class="button small secondary" href=format!("/experiments/{}", item.id)>"View Details"</a>
+                    {actions}
+                </div>
             </div>
+            {move || message.get().map(|(ok, text)| view! {
+                <p class=if ok { "notice good" } else { "notice error" } role=if ok { "status" } else { "alert" }>{text}</p>
+            })}
         </article>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn item(name: &str, samples: u64, created_day: u32) -> ExperimentListItem {
+        ExperimentListItem {
+            id: Uuid::nil(),
+            tenant_id: "acme".into(),
+            name: name.into(),
+            description: format!("about {name}"),
+            target_type: "prompt".into(),
+            status: ExperimentStatus::Active,
+            start_date: None,
+            created_at: format!("2026-11-{created_day:02}T00:00:00Z")
+                .parse()
+                .unwrap(),
+            primary_metric: "quality".into(),
+            min_samples_per_variant: 100,
+            min_duration: 7,
+            control_samples: Some(samples / 2),
+            treatment_samples: Some(samples - samples / 2),
+            primary_lift: None,
+            significance: None,
+            recommendation: None,
+            winner: None,
+        }
+    }
+
+    #[test]
+    fn search_matches_name_or_description_in_any_case_and_sort_orders() {
+        let list = vec![
+            item("Risk prompt", 10, 3),
+            item("summary model", 500, 2),
+            item("Grounding", 90, 1),
+        ];
+        let names = |l: Vec<ExperimentListItem>| l.into_iter().map(|e| e.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(arrange(list.clone(), "  RISK ", Sort::Newest)),
+            vec!["Risk prompt"]
+        );
+        assert_eq!(
+            names(arrange(list.clone(), "about s", Sort::Newest)),
+            vec!["summary model"]
+        );
+        assert_eq!(
+            names(arrange(list.clone(), "", Sort::Samples)),
+            vec!["summary model", "Grounding", "Risk prompt"]
+        );
+        assert_eq!(
+            names(arrange(list, "", Sort::Name)),
+            vec!["Grounding", "Risk prompt", "summary model"]
+        );
+    }
+
+    #[test]
+    fn urls_keep_tab_search_and_order() {
+        assert_eq!(dashboard_url(Tab::Active, "", Sort::Newest), "/?tab=active");
+        assert_eq!(
+            dashboard_url(Tab::Drafts, "risk & co", Sort::Samples),
+            "/?tab=drafts&q=risk%20%26%20co&sort=samples"
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Action as Lifecycle, DeployRequest};
 use crate::domain::results::{Recommendation, ResultsReport};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
 /// What a confirmation dialog is about to do.
@@ -209,6 +209,14 @@ pub fn ExperimentView() -> impl IntoView {
         }
     }
     let pending = RwSignal::new(None::<Pending>);
+    // `?action=declare` or `?action=deploy` (the dashboard's card buttons) opens that dialog
+    // once, when the experiment allows it.
+    let query = use_query_map();
+    let asked = StoredValue::new(query.with_untracked(|q| match q.get("action").as_deref() {
+        Some("declare") => Some(Pending::DeclareWinner),
+        Some("deploy") => Some(Pending::Deploy),
+        _ => None,
+    }));
     let message = RwSignal::new(None::<(bool, String)>);
     let act = Action::new(move |input: &(Uuid, Pending, Variant, u8, String)| {
         let (id, what, winner, pct, notes) = input.clone();
@@ -250,7 +258,21 @@ pub fn ExperimentView() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <PageBody page=p pending message act /> }.into_any(),
+                    Ok(p) => {
+                        if let Some(what) = asked.get_value() {
+                            asked.set_value(None);
+                            let allowed = p.can_manage
+                                && match what {
+                                    Pending::DeclareWinner => p.experiment.status.is_live(),
+                                    Pending::Deploy => p.experiment.winner.is_some(),
+                                    Pending::Status(_) => false,
+                                };
+                            if allowed {
+                                pending.set(Some(what));
+                            }
+                        }
+                        view! { <PageBody page=p pending message act /> }.into_any()
+                    }
                     Err(ApiError::NotFound) => {
                         view! {
                             <section class="empty">

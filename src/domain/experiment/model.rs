@@ -100,6 +100,8 @@ pub struct ExperimentListItem {
     pub primary_lift: Option<f64>,
     pub significance: Option<f64>,
     pub recommendation: Option<String>,
+    /// The declared winner, once there is one.
+    pub winner: Option<Variant>,
 }
 
 /// `POST …/deploy-winner`.

@@ -88,7 +88,7 @@ fn values(users: &[UserRow], metric: Metric) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// Prior means and standard deviations used for power before there is data.
-fn prior(metric: Metric) -> (f64, f64) {
+pub(super) fn prior(metric: Metric) -> (f64, f64) {
     match metric {
         Metric::Quality | Metric::CitationQuality => (0.7, 0.2),
         Metric::Satisfaction => (0.6, 0.45),
