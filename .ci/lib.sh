@@ -6,6 +6,19 @@ DATA_DIR="${VERDICT_DATA_DIR:-$ROOT/data}"
 CARGO_LEPTOS_VERSION="0.3.10"
 WASM_BINDGEN_VERSION="0.2.130"
 
+# One set of compiler flags for every build (debug and release, server and WASM), so that no
+# command makes another rebuild everything. `erase_components` type-erases Leptos' views:
+# debug builds compile much faster, and the release WASM is a fifth smaller (636 → 503 KiB
+# gzip when it was measured). Anything the user put in RUSTFLAGS is kept after it.
+use_build_flags() {
+  case " ${RUSTFLAGS:-} " in
+    *" --cfg erase_components "*) ;;
+    *) export RUSTFLAGS="--cfg erase_components${RUSTFLAGS:+ $RUSTFLAGS}" ;;
+  esac
+  # The variable cargo-leptos sets that Leptos reads at compile time: the same everywhere.
+  export LEPTOS_OUTPUT_NAME=verdict
+}
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

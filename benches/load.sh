@@ -8,6 +8,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
 cd "$ROOT"
+use_build_flags
 SECS="${1:-30}"
 ONLY="${2:-all}"   # "resolve" runs phase 1 only, "batch" phases 3 and 3b only
 command -v wrk >/dev/null || apt_install wrk
@@ -16,7 +17,7 @@ BENCH_URL="$(database_url_for "$DATABASE_URL" verdict_bench)"
 psql "$(database_url_for "$DATABASE_URL" postgres)" -q -c "drop database if exists verdict_bench with (force)" -c "create database verdict_bench"
 
 say "building the release server"
-LEPTOS_OUTPUT_NAME=verdict cargo build --release --features ssr --bin verdict -q
+cargo build --release --features ssr --bin verdict -q
 BIN=./target/release/verdict
 DATABASE_URL="$BENCH_URL" $BIN migrate >/dev/null
 TOKEN="$(DATABASE_URL="$BENCH_URL" $BIN token create --role super_admin --label bench | tail -n 1)"

@@ -73,7 +73,8 @@ async fn main() -> anyhow::Result<()> {
     let err = |e: verdict::service::ServiceError| anyhow::anyhow!("{e:?}");
     let run = uuid::Uuid::now_v7();
 
-    // 200 experiments: 100 active (each with a results snapshot), 50 drafts, 50 completed.
+    // 200 experiments: 100 active, 50 drafts, 50 completed (each started one with a results
+    // snapshot).
     let t = Instant::now();
     for i in 0..200 {
         let e = experiments::create(
@@ -158,7 +159,7 @@ async fn main() -> anyhow::Result<()> {
     for (what, path) in [
         ("dashboard, All tab (201 cards)", "/?tab=all".to_owned()),
         (
-            "dashboard, Active tab (151 cards)",
+            "dashboard, Active tab (101 cards)",
             "/?tab=active".to_owned(),
         ),
         (

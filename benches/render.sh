@@ -4,7 +4,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
 cd "$ROOT"
+use_build_flags
 if [ -z "${DATABASE_URL:-}" ]; then start_private_postgres verdict; fi
 BENCH_URL="$(database_url_for "$DATABASE_URL" verdict_render_bench)"
 psql "$(database_url_for "$DATABASE_URL" postgres)" -q -c "drop database if exists verdict_render_bench with (force)" -c "create database verdict_render_bench"
-DATABASE_URL="$BENCH_URL" LEPTOS_OUTPUT_NAME=verdict cargo bench --bench render --features ssr
+DATABASE_URL="$BENCH_URL" cargo bench --bench render --features ssr

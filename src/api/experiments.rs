@@ -6,7 +6,7 @@ use crate::domain::assignment::Variant;
 use crate::domain::experiment::{
     Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput,
 };
-use crate::domain::results::{CompletionEstimate, ResultsReport};
+use crate::domain::results::{ArmResults, Comparison, CompletionEstimate, ResultsReport};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
@@ -112,17 +112,56 @@ pub async fn experiment_results(id: Uuid) -> Result<ResultsReport, ApiError> {
     super::ssr::respond(crate::service::results::results(&state.pool, &who, id).await)
 }
 
-/// Everything the experiment page shows, with the charts already drawn (SVG).
+/// The experiment as the results view shows it (its header and columns).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageExperiment {
+    pub id: Uuid,
+    pub name: String,
+    pub hypothesis: String,
+    pub status: crate::domain::ExperimentStatus,
+    pub start_date: Option<chrono::DateTime<chrono::Utc>>,
+    pub end_date: Option<chrono::DateTime<chrono::Utc>>,
+    pub allocation: crate::domain::assignment::Allocation,
+    pub control_name: String,
+    pub treatment_name: String,
+    pub winner: Option<Variant>,
+}
+
+/// What the results view shows of the report: the spec's headline figures and the
+/// recommendation's reasons. (The whole report is `experiment_results`.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageResults {
+    pub control: ArmResults,
+    pub treatment: ArmResults,
+    pub comparison: Comparison,
+    pub reasons: Vec<String>,
+    /// Whether the always-valid (sequential) test decides.
+    pub sequential: bool,
+    pub winner: Option<String>,
+}
+
+/// One line of the audit log as the page lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PageAuditEntry {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub action: String,
+    pub actor: String,
+}
+
+/// Everything the experiment page shows, with the charts already drawn (SVG). Only what the
+/// page shows crosses to the browser: the page hydrates from it, so a smaller type is less
+/// HTML to send and less WASM to read it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExperimentPageData {
-    pub experiment: Experiment,
-    pub results: ResultsReport,
+    pub experiment: PageExperiment,
+    pub results: PageResults,
     pub quality_chart: String,
     pub latency_chart: String,
     pub satisfaction_chart: String,
-    pub audit: Vec<AuditEntry>,
-    pub deployments: Vec<Deployment>,
+    pub audit: Vec<PageAuditEntry>,
     /// Whether the caller may change this experiment (the server checks again anyway).
     pub can_manage: bool,
 }
@@ -135,18 +174,40 @@ pub async fn experiment_page(id: Uuid) -> Result<ExperimentPageData, ApiError> {
     let experiment = super::ssr::respond(crate::service::experiments::get(pool, &who, id).await)?;
     let results = super::ssr::respond(crate::service::results::results(pool, &who, id).await)?;
     let audit = super::ssr::respond(crate::service::experiments::audit(pool, &who, id).await)?;
-    let deployments =
-        super::ssr::respond(crate::service::experiments::deployments(pool, &who, id).await)?;
     Ok(ExperimentPageData {
         quality_chart: crate::charts::quality_over_time(&results.charts.quality_over_time),
         latency_chart: crate::charts::latency_distribution(&results.charts.latency_distribution),
         satisfaction_chart: crate::charts::satisfaction_breakdown(
             &results.charts.satisfaction_breakdown,
         ),
+        experiment: PageExperiment {
+            id: experiment.id,
+            name: experiment.spec.name,
+            hypothesis: experiment.spec.hypothesis,
+            status: experiment.status,
+            start_date: experiment.start_date,
+            end_date: experiment.end_date,
+            allocation: experiment.spec.allocation,
+            control_name: experiment.spec.control.name,
+            treatment_name: experiment.spec.treatment.name,
+            winner: experiment.winner,
+        },
+        results: PageResults {
+            control: results.control,
+            treatment: results.treatment,
+            comparison: results.comparison,
+            reasons: results.detail.reasons,
+            sequential: results.detail.sequential,
+            winner: results.detail.winner,
+        },
+        audit: audit
+            .into_iter()
+            .map(|a| PageAuditEntry {
+                at: a.at,
+                action: a.action,
+                actor: a.actor,
+            })
+            .collect(),
         can_manage: who.can_manage(),
-        experiment,
-        results,
-        audit,
-        deployments,
     })
 }

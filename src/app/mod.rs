@@ -2,6 +2,7 @@
 //! statistics here: data comes through the server functions in `crate::api`.
 
 mod components;
+mod format;
 mod pages;
 
 use components::RequireAuth;

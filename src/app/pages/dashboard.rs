@@ -404,7 +404,7 @@ fn ExperimentCard(
             <div class="card-foot">
                 <p class="card-meta">
                     {item.target_type.clone()} " · tenant " {item.tenant_id.clone()} " · created "
-                    {item.created_at.format("%Y-%m-%d").to_string()}
+                    {crate::app::format::date(item.created_at)}
                 </p>
                 <div class="card-actions">
                     <a class="button small secondary" href=format!("/experiments/{}", item.id)>"View Details"</a>

@@ -2,13 +2,15 @@
 //! charts, the recommendation with its reasons, actions with confirmation, the audit log.
 
 use crate::api::{
-    ApiError, ExperimentPageData, change_status, declare_winner, deploy_winner, experiment_page,
+    ApiError, ExperimentPageData, PageResults, change_status, declare_winner, deploy_winner,
+    experiment_page,
 };
 use crate::app::components::StatusBadge;
+use crate::app::format::{date, date_time};
 use crate::domain::ExperimentStatus;
 use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Action as Lifecycle, DeployRequest};
-use crate::domain::results::{Recommendation, ResultsReport};
+use crate::domain::results::Recommendation;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
@@ -101,7 +103,7 @@ fn change_row(label: &'static str, change: Option<f64>, lower_is_better: bool) -
 }
 
 #[component]
-fn VariantColumn(report: ResultsReport, variant: Variant, name: String) -> impl IntoView {
+fn VariantColumn(report: PageResults, variant: Variant, name: String) -> impl IntoView {
     let arm = match variant {
         Variant::Control => report.control.clone(),
         Variant::Treatment => report.treatment.clone(),
@@ -134,7 +136,7 @@ fn VariantColumn(report: ResultsReport, variant: Variant, name: String) -> impl 
 }
 
 #[component]
-fn Comparison(report: ResultsReport) -> impl IntoView {
+fn Comparison(report: PageResults) -> impl IntoView {
     let c = report.comparison.clone();
     let significance = c.statistical_significance;
     let level = c.confidence_level;
@@ -170,7 +172,7 @@ fn Comparison(report: ResultsReport) -> impl IntoView {
                     {significant.then_some(" ✓ Significant")}
                 </span>
                 <span class="muted small">
-                    {if report.detail.sequential { "always-valid (sequential) test" } else { "fixed-horizon Welch test" }}
+                    {if report.sequential { "always-valid (sequential) test" } else { "fixed-horizon Welch test" }}
                 </span>
             </div>
         </section>
@@ -301,13 +303,13 @@ fn PageBody(
     let id = e.id;
     let status = e.status;
     let manage = page.can_manage;
-    let winner = r.detail.winner.clone();
+    let winner = r.winner.clone();
     let duration = match (e.start_date, e.end_date) {
-        (Some(s), Some(end)) => format!("{} – {}", s.format("%Y-%m-%d"), end.format("%Y-%m-%d")),
-        (Some(s), None) => format!("{} – Ongoing", s.format("%Y-%m-%d")),
+        (Some(s), Some(end)) => format!("{} – {}", date(s), date(end)),
+        (Some(s), None) => format!("{} – Ongoing", date(s)),
         _ => "Not started".into(),
     };
-    let alloc = e.spec.allocation;
+    let alloc = e.allocation;
     let recommendation = r.comparison.recommendation;
     let rec_text = match recommendation {
         Recommendation::DeployTreatment => format!(
@@ -338,7 +340,7 @@ fn PageBody(
             <div class="page-header">
                 <div class="title-row">
                     <a class="back" href="/" aria-label="Back to the experiments">"←"</a>
-                    <h1>{e.spec.name.clone()}</h1>
+                    <h1>{e.name.clone()}</h1>
                     <StatusBadge status />
                     {winner.clone().map(|w| view! { <span class="winner" data-testid="winner">"🏆 " {w} " wins"</span> })}
                 </div>
@@ -346,7 +348,7 @@ fn PageBody(
             <section class="info">
                 <div>
                     <span class="label">"Hypothesis"</span>
-                    <p>{e.spec.hypothesis.clone()}</p>
+                    <p>{e.hypothesis.clone()}</p>
                 </div>
                 <div>
                     <span class="label">"Duration"</span>
@@ -363,9 +365,9 @@ fn PageBody(
             <h2>"Results Comparison"</h2>
             {view! {
             <div class="comparison-grid">
-                <VariantColumn report=r.clone() variant=Variant::Control name=e.spec.control.name.clone() />
+                <VariantColumn report=r.clone() variant=Variant::Control name=e.control_name.clone() />
                 <Comparison report=r.clone() />
-                <VariantColumn report=r.clone() variant=Variant::Treatment name=e.spec.treatment.name.clone() />
+                <VariantColumn report=r.clone() variant=Variant::Treatment name=e.treatment_name.clone() />
             </div>
             }.into_any()}
             {view! {
@@ -388,7 +390,7 @@ fn PageBody(
                 <h2>"Recommendation"</h2>
                 <p>{rec_text}</p>
                 <ul class="reasons">
-                    {r.detail.reasons.iter().map(|x| view! { <li>{x.clone()}</li> }).collect_view()}
+                    {r.reasons.iter().map(|x| view! { <li>{x.clone()}</li> }).collect_view()}
                 </ul>
             </section>
             {move || message.get().map(|(ok, text)| view! {
@@ -448,7 +450,7 @@ fn PageBody(
                 <ol class="audit-list" data-testid="audit">
                     {page.audit.iter().rev().map(|a| view! {
                         <li>
-                            <time>{a.at.format("%Y-%m-%d %H:%M:%S").to_string()}</time>
+                            <time>{date_time(a.at)}</time>
                             " · " <strong>{a.action.clone()}</strong> " · " <span class="muted">{a.actor.clone()}</span>
                         </li>
                     }).collect_view()}

@@ -822,9 +822,8 @@ fn step_review(form: Form, super_admin: bool) -> AnyView {
                 <section class="summary-section">
                     <h3>"Duration"</h3>
                     <dl>
-                        {summary_item("Minimum Duration", format!("{} days", d.min_duration))}
+                        {summary_item("Minimum Duration", format!("{} {}", d.min_duration, if d.min_duration.trim() == "1" { "day" } else { "days" }))}
                         {summary_item("Min Samples", format!("{} per variant", d.min_samples))}
-                    </dl>
                     <div class="summary-item">
                         <dt>"Est. Completion"</dt>
                         <dd data-testid="estimate">
@@ -832,7 +831,7 @@ fn step_review(form: Form, super_admin: bool) -> AnyView {
                                 {move || Suspend::new(async move {
                                     match estimate.await {
                                         Ok(Some(e)) => view! {
-                                            <strong>{e.estimated_end_date.format("%Y-%m-%d").to_string()}</strong>
+                                            <strong>{crate::app::format::date(e.estimated_end_date)}</strong>
                                             {format!(" — {:.0} days after the start; {} users per variant", e.days.ceil(), e.required_per_variant)}
                                             <p class="help">{e.basis.clone()}</p>
                                         }.into_any(),
@@ -843,6 +842,7 @@ fn step_review(form: Form, super_admin: bool) -> AnyView {
                             </Suspense>
                         </dd>
                     </div>
+                    </dl>
                 </section>
             </div>
         }
