@@ -31,5 +31,6 @@ pub mod store;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // hydrate_lazy: the wizard is a lazily loaded route (its own WASM chunk).
+    leptos::mount::hydrate_lazy(app::App);
 }

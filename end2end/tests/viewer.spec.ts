@@ -35,6 +35,7 @@ test("a viewer sees experiments but no button that changes them, and the server 
 
   // The wizard says why it cannot create.
   await page.goto("/experiments/new?step=5");
+  await expect(page.locator("section.wizard")).toHaveAttribute("data-ready", "true");
   await expect(page.getByRole("alert").first()).toContainText("not create them");
   await expect(page.getByRole("button", { name: "Create and Start" })).toBeDisabled();
 

@@ -7,6 +7,11 @@ async function hydrated(page: Page) {
   await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
 }
 
+/** The wizard's own code arrives as a lazily loaded chunk: wait until it has hydrated. */
+async function wizardReady(page: Page) {
+  await expect(page.locator("section.wizard")).toHaveAttribute("data-ready", "true");
+}
+
 async function step(page: Page, n: number) {
   const url = n === 1 ? /\/experiments\/new(\?step=1)?$/ : new RegExp(`/experiments/new\\?step=${n}$`);
   await expect(page).toHaveURL(url);
@@ -24,6 +29,7 @@ test("the whole journey: wizard (with a validation error fixed) → start → tr
   await hydrated(page);
   await page.getByRole("link", { name: "New Experiment" }).click();
   await expect(page.getByRole("heading", { name: "Create A/B Test" })).toBeVisible();
+  await wizardReady(page);
   await step(page, 1);
   await page.getByRole("button", { name: "Start over" }).click();
 
@@ -61,7 +67,7 @@ test("the whole journey: wizard (with a validation error fixed) → start → tr
   // Step 3: a reload keeps everything typed so far.
   await step(page, 3);
   await page.reload();
-  await hydrated(page);
+  await wizardReady(page);
   await step(page, 3);
   await page.getByRole("button", { name: "Back" }).click();
   await step(page, 2);
@@ -180,7 +186,7 @@ test("Create sends what the browser let through to the server, whose refusal lan
   await new LoginPage(page).signIn(adminToken());
   await expect(page).toHaveURL(/\/$/);
   await page.goto("/experiments/new?step=1");
-  await hydrated(page);
+  await wizardReady(page);
   await page.getByRole("button", { name: "Start over" }).click();
   await page.getByLabel("Experiment Name").fill(`Too long tenant ${Date.now()}`);
   await page.getByLabel("Target ID").fill("somewhere");
@@ -202,6 +208,6 @@ test("Create sends what the browser let through to the server, whose refusal lan
   await expect(page.locator(".title-row .badge")).toHaveText("Draft");
   // The wizard starts empty again.
   await page.goto("/experiments/new");
-  await hydrated(page);
+  await wizardReady(page);
   await expect(page.getByLabel("Experiment Name")).toHaveValue("");
 });

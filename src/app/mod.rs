@@ -9,7 +9,7 @@ use components::RequireAuth;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{Lazy, LazyRoute, lazy_route, path};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -27,6 +27,22 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// The creation wizard, as a lazily loaded route: with `cargo leptos build --split` (as both
+/// commands build) its code is a WASM chunk of its own, fetched when the wizard opens, so the
+/// dashboard and the results view do not download it.
+struct WizardPage;
+
+#[lazy_route]
+impl LazyRoute for WizardPage {
+    fn data() -> Self {
+        WizardPage
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <RequireAuth>{|| view! { <pages::NewExperiment /> }}</RequireAuth> }.into_any()
     }
 }
 
@@ -49,10 +65,7 @@ pub fn App() -> impl IntoView {
                         path=path!("/")
                         view=|| view! { <RequireAuth>{|| view! { <pages::Dashboard /> }}</RequireAuth> }
                     />
-                    <Route
-                        path=path!("/experiments/new")
-                        view=|| view! { <RequireAuth>{|| view! { <pages::NewExperiment /> }}</RequireAuth> }
-                    />
+                    <Route path=path!("/experiments/new") view={Lazy::<WizardPage>::new()} />
                     <Route
                         path=path!("/experiments/:id")
                         view=|| view! { <RequireAuth>{|| view! { <pages::ExperimentView /> }}</RequireAuth> }

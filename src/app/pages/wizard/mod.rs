@@ -1003,8 +1003,13 @@ pub fn NewExperiment() -> impl IntoView {
         notice.set(None);
     };
 
+    // Set once this page is hydrated (its code may arrive as a lazily loaded chunk after the
+    // rest of the app): end-to-end tests wait for it before they type.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
+
     view! {
-        <section class="wizard">
+        <section class="wizard" data-ready=move || ready.get().to_string()>
             <div class="page-header">
                 <div class="title-row">
                     <a class="back" href="/" aria-label="Back to the experiments">"←"</a>
@@ -1052,7 +1057,7 @@ pub fn NewExperiment() -> impl IntoView {
                     })}
                     <span class="spacer"></span>
                     {move || { if step.get() < STEPS {
-                        view! { <button type="submit" class="button" on:click=next>"Next"</button> }.into_any()
+                        view! { <button type="button" class="button" on:click=next>"Next"</button> }.into_any()
                     } else {
                         view! {
                             <button type="button" class="button secondary" disabled=move || !can_manage || create.pending().get()
