@@ -38,6 +38,8 @@ test("a viewer sees experiments but no button that changes them, and the server 
   await expect(page.locator("section.wizard")).toHaveAttribute("data-ready", "true");
   await expect(page.getByRole("alert").first()).toContainText("not create them");
   await expect(page.getByRole("button", { name: "Create and Start" })).toBeDisabled();
+  // A page opened at step 5 hydrates into the estimate, which needs a valid form first.
+  await expect(page.getByTestId("estimate")).toContainText("fix the steps above");
 
   // The server refuses the viewer whatever the page shows.
   const bearer = { Authorization: `Bearer ${viewerToken()}` };

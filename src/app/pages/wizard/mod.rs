@@ -827,19 +827,18 @@ fn step_review(form: Form, super_admin: bool) -> AnyView {
                     <div class="summary-item">
                         <dt>"Est. Completion"</dt>
                         <dd data-testid="estimate">
-                            <Suspense fallback=|| "estimating…">
-                                {move || Suspend::new(async move {
-                                    match estimate.await {
-                                        Ok(Some(e)) => view! {
-                                            <strong>{crate::app::format::date(e.estimated_end_date)}</strong>
-                                            {format!(" — {:.0} days after the start; {} users per variant", e.days.ceil(), e.required_per_variant)}
-                                            <p class="help">{e.basis.clone()}</p>
-                                        }.into_any(),
-                                        Ok(None) => view! { <span class="muted">"fix the steps above to see an estimate"</span> }.into_any(),
-                                        Err(err) => view! { <span class="muted">{format!("no estimate: {err}")}</span> }.into_any(),
-                                    }
-                                })}
-                            </Suspense>
+                            // Read as a signal, not under Suspense: the estimate exists only in
+                            // the browser, and a page opened at this step hydrates into it.
+                            {move || match estimate.get() {
+                                None => view! { <span class="muted">"estimating…"</span> }.into_any(),
+                                Some(Ok(Some(e))) => view! {
+                                    <strong>{crate::app::format::date(e.estimated_end_date)}</strong>
+                                    {format!(" — {:.0} days after the start; {} users per variant", e.days.ceil(), e.required_per_variant)}
+                                    <p class="help">{e.basis.clone()}</p>
+                                }.into_any(),
+                                Some(Ok(None)) => view! { <span class="muted">"fix the steps above to see an estimate"</span> }.into_any(),
+                                Some(Err(err)) => view! { <span class="muted">{format!("no estimate: {err}")}</span> }.into_any(),
+                            }}
                         </dd>
                     </div>
                     </dl>
