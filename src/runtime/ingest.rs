@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
 use sqlx::PgPool;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
@@ -208,67 +208,81 @@ async fn writer(
 async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Vec<Outcome>>> {
     let now = Utc::now();
     let events: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
-    let key_of = |e: &PreparedEvent| -> Key {
+    fn key_of(e: &PreparedEvent) -> Key<'_> {
         (
-            e.draft.tenant_id.clone(),
+            e.draft.tenant_id.as_str(),
             e.draft.experiment_id,
-            e.draft.user_id.clone(),
+            e.draft.user_id.as_str(),
         )
-    };
-    let mut seen = HashSet::new();
-    let mut keys = Vec::new();
-    let mut missing = Vec::new();
-    for e in &events {
-        let key = key_of(e);
-        if seen.insert(key.clone()) {
-            if let Some(v) = e.fallback {
-                missing.push((key.clone(), v.as_str()));
+    }
+    // The batch's users, each with the variant its first event hashes to (keys are borrowed
+    // from the events: nothing is copied per event).
+    let mut users: Vec<(Key<'_>, Option<Variant>)> = Vec::new();
+    {
+        let mut seen = HashSet::with_capacity(events.len());
+        for e in &events {
+            let key = key_of(e);
+            if seen.insert(key) {
+                users.push((key, e.fallback));
             }
-            keys.push(key);
         }
     }
     // One lock order for every writer (and the exposure writer): no deadlocks.
-    missing.sort();
-    keys.sort();
+    users.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let position: HashMap<Key<'_>, usize> = users
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (*k, i))
+        .collect();
+    let keys: Vec<Key<'_>> = users.iter().map(|(k, _)| *k).collect();
     let mut tx = pool.begin().await.context("Failed to begin")?;
     // Most users of a batch already have their assignment (resolve or an earlier batch made
     // it): read them all first, then create only those still missing. Trying to insert every
     // key each batch costs the server one more index probe per user.
-    let mut assignments = store::events::assignments(&mut tx, &[], &keys, now)
+    let mut assignments = store::events::assignments(&mut tx, &keys)
         .await
         .context("Failed to read assignments")?;
-    missing.retain(|(k, _)| !assignments.contains_key(k));
-    if !missing.is_empty() {
-        let missing_keys: Vec<Key> = missing.iter().map(|(k, _)| k.clone()).collect();
-        assignments.extend(
-            store::events::assignments(&mut tx, &missing, &missing_keys, now)
-                .await
-                .context("Failed to create assignments")?,
-        );
-    }
-    // An assignment another writer committed while this statement ran is not in its
-    // snapshot: look again for those (rare) before calling anyone unassigned.
-    let unseen: Vec<Key> = missing
+    let missing: Vec<(usize, (Key<'_>, &'static str))> = users
         .iter()
-        .map(|(k, _)| k.clone())
-        .filter(|k| !assignments.contains_key(k))
+        .enumerate()
+        .filter(|(i, _)| assignments[*i].is_none())
+        .filter_map(|(i, (k, v))| v.map(|v| (i, (*k, v.as_str()))))
         .collect();
-    if !unseen.is_empty() {
-        assignments.extend(
-            store::events::assignments(&mut tx, &[], &unseen, now)
+    if !missing.is_empty() {
+        let create: Vec<(Key<'_>, &'static str)> = missing.iter().map(|(_, c)| *c).collect();
+        let created = store::events::create_assignments(&mut tx, &create, now)
+            .await
+            .context("Failed to create assignments")?;
+        for ((i, _), a) in missing.iter().zip(created) {
+            assignments[*i] = a;
+        }
+        // An assignment another writer committed while this statement ran is not in its
+        // snapshot: look again for those (rare) before calling anyone unassigned.
+        let unseen: Vec<usize> = missing
+            .iter()
+            .map(|(i, _)| *i)
+            .filter(|i| assignments[*i].is_none())
+            .collect();
+        if !unseen.is_empty() {
+            let again_keys: Vec<Key<'_>> = unseen.iter().map(|i| keys[*i]).collect();
+            let again = store::events::assignments(&mut tx, &again_keys)
                 .await
-                .context("Failed to read assignments")?,
-        );
+                .context("Failed to read assignments")?;
+            for (i, a) in unseen.into_iter().zip(again) {
+                assignments[i] = a;
+            }
+        }
     }
     let mut rows = Vec::with_capacity(events.len());
-    let mut plan: Vec<Option<(Uuid, Variant)>> = Vec::with_capacity(events.len());
+    // Per event: its id, variant, and whether it carries an idempotency key.
+    let mut plan: Vec<Option<(Uuid, Variant, bool)>> = Vec::with_capacity(events.len());
     {
         // (The generator is not Send: it must not live across an await.)
         let mut ids = fresh_ids();
         for e in &events {
-            match assignments.get(&key_of(e)) {
-                Some((assignment_id, variant)) => {
-                    let variant = if variant == "control" {
+            match assignments[position[&key_of(e)]] {
+                Some((assignment_id, control)) => {
+                    let variant = if control {
                         Variant::Control
                     } else {
                         Variant::Treatment
@@ -276,11 +290,11 @@ async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Ve
                     let id = ids();
                     rows.push(EventRow {
                         id,
-                        assignment_id: *assignment_id,
+                        assignment_id,
                         variant: variant.as_str(),
                         draft: &e.draft,
                     });
-                    plan.push(Some((id, variant)));
+                    plan.push(Some((id, variant, e.draft.idempotency_key.is_some())));
                 }
                 None => plan.push(None),
             }
@@ -299,7 +313,7 @@ async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Ve
         "COPY wrote {copied} of {} events",
         unkeyed.len()
     );
-    let mut inserted: HashSet<Uuid> = store::events::insert(&mut tx, &keyed)
+    let inserted: HashSet<Uuid> = store::events::insert(&mut tx, &keyed)
         .await
         .context("Failed to insert events")?
         .into_iter()
@@ -307,7 +321,6 @@ async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Ve
     let mut new_rows: Vec<&EventRow<'_>> =
         keyed.iter().filter(|r| inserted.contains(&r.id)).collect();
     new_rows.extend(unkeyed.iter());
-    inserted.extend(unkeyed.iter().map(|r| r.id));
     let (users, days) = rollup_deltas(&new_rows);
     store::events::add_to_rollups(&mut tx, &users, &days, shard)
         .await
@@ -316,11 +329,11 @@ async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Ve
 
     let mut outcomes = plan.into_iter().map(|p| match p {
         None => Outcome::NotAssigned,
-        Some((id, variant)) if inserted.contains(&id) => Outcome::Stored {
+        Some((id, variant, keyed)) if !keyed || inserted.contains(&id) => Outcome::Stored {
             event_id: id,
             variant,
         },
-        Some((_, variant)) => Outcome::Duplicate { variant },
+        Some((_, variant, _)) => Outcome::Duplicate { variant },
     });
     Ok(jobs
         .iter()
@@ -357,9 +370,9 @@ impl Moments {
 
 /// What the inserted events add to the per-user and per-day rollups, sorted by key (one
 /// lock order for every writer).
-fn rollup_deltas(rows: &[&EventRow<'_>]) -> (Vec<UserDelta>, Vec<DailyDelta>) {
+fn rollup_deltas<'a>(rows: &[&EventRow<'a>]) -> (Vec<UserDelta<'a>>, Vec<DailyDelta>) {
     use std::collections::BTreeMap;
-    let mut users: BTreeMap<(Uuid, &str, &str), UserDelta> = BTreeMap::new();
+    let mut users: BTreeMap<(Uuid, &str, &str), UserDelta<'a>> = BTreeMap::new();
     let mut days: BTreeMap<(Uuid, chrono::NaiveDate, &str), (i64, Moments, Moments)> =
         BTreeMap::new();
     for r in rows {
@@ -373,8 +386,8 @@ fn rollup_deltas(rows: &[&EventRow<'_>]) -> (Vec<UserDelta>, Vec<DailyDelta>) {
             .entry((d.experiment_id, d.tenant_id.as_str(), d.user_id.as_str()))
             .or_insert_with(|| UserDelta {
                 experiment_id: d.experiment_id,
-                tenant_id: d.tenant_id.clone(),
-                user_id: d.user_id.clone(),
+                tenant_id: &d.tenant_id,
+                user_id: &d.user_id,
                 variant,
                 events: 0,
                 errors: 0,

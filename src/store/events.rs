@@ -5,55 +5,80 @@ use crate::domain::event::EventDraft;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
-use std::collections::HashMap;
 use uuid::Uuid;
 
-/// A (tenant, experiment, user) key.
-pub type Key = (String, Uuid, String);
+/// A (tenant, experiment, user) key, borrowed from the events of a batch.
+pub type Key<'a> = (&'a str, Uuid, &'a str);
 
-/// The assignments (id, variant) of `keys`, creating first the missing ones among
-/// `create` (key and variant; existing assignments are never moved). One statement.
+/// An assignment as the writers need it: its id, and whether its variant is control.
+pub type Assigned = (Uuid, bool);
+
+/// The assignment of each of `keys`, by position (`None`: the user has none). One statement;
+/// nothing but ids and a flag comes back (no strings to allocate per user).
 pub async fn assignments(
     conn: &mut PgConnection,
-    create: &[(Key, &'static str)],
-    keys: &[Key],
-    now: DateTime<Utc>,
-) -> sqlx::Result<HashMap<Key, (Uuid, String)>> {
-    macro_rules! col {
-        ($v:expr, $f:expr) => {
-            $v.iter().map($f).collect::<Vec<_>>()
-        };
+    keys: &[Key<'_>],
+) -> sqlx::Result<Vec<Option<Assigned>>> {
+    let mut found = vec![None; keys.len()];
+    if keys.is_empty() {
+        return Ok(found);
     }
-    let rows: Vec<(String, Uuid, String, Uuid, String)> = sqlx::query_as(
-        "with created as (
-             insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at)
-             select t, e, u, i, v, $9
-             from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[]) as x(t, e, u, i, v)
-             on conflict (tenant_id, experiment_id, user_id) do nothing
-             returning tenant_id, experiment_id, user_id, id, variant
-         )
-         select tenant_id, experiment_id, user_id, id, variant from created
-         union all
-         select a.tenant_id, a.experiment_id, a.user_id, a.id, a.variant
-         from assignments a
-         join unnest($6::text[], $7::uuid[], $8::text[]) as k(t, e, u)
-           on a.tenant_id = k.t and a.experiment_id = k.e and a.user_id = k.u",
+    let rows: Vec<(i64, Uuid, bool)> = sqlx::query_as(
+        "select k.ord, a.id, a.variant = 'control'
+         from unnest($1::text[], $2::uuid[], $3::text[]) with ordinality as k(t, e, u, ord)
+         join assignments a on a.tenant_id = k.t and a.experiment_id = k.e and a.user_id = k.u",
     )
-    .bind(col!(create, |(k, _)| k.0.as_str()))
-    .bind(col!(create, |(k, _)| k.1))
-    .bind(col!(create, |(k, _)| k.2.as_str()))
-    .bind(col!(create, |_| Uuid::now_v7()))
-    .bind(col!(create, |(_, v)| *v))
-    .bind(col!(keys, |k| k.0.as_str()))
-    .bind(col!(keys, |k| k.1))
-    .bind(col!(keys, |k| k.2.as_str()))
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await?;
+    for (ord, id, control) in rows {
+        found[ord as usize - 1] = Some((id, control));
+    }
+    Ok(found)
+}
+
+/// Creates the assignments of `create` (key and variant, in lock order) that do not exist
+/// yet, and returns each one created or already committed, by position (existing assignments
+/// are never moved). One statement.
+pub async fn create_assignments(
+    conn: &mut PgConnection,
+    create: &[(Key<'_>, &'static str)],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Option<Assigned>>> {
+    let mut found = vec![None; create.len()];
+    if create.is_empty() {
+        return Ok(found);
+    }
+    let rows: Vec<(i64, Uuid, bool)> = sqlx::query_as(
+        "with x as (
+             select * from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[])
+                 with ordinality as x(t, e, u, i, v, ord)
+         ),
+         created as (
+             insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at)
+             select t, e, u, i, v, $6 from x order by ord
+             on conflict (tenant_id, experiment_id, user_id) do nothing
+             returning id
+         )
+         select x.ord, x.i, x.v = 'control' from x where x.i in (select id from created)
+         union all
+         select x.ord, a.id, a.variant = 'control'
+         from x join assignments a on a.tenant_id = x.t and a.experiment_id = x.e and a.user_id = x.u",
+    )
+    .bind(create.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+    .bind(create.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+    .bind(create.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
+    .bind(create.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(create.iter().map(|(_, v)| *v).collect::<Vec<_>>())
     .bind(now)
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(t, e, u, id, v)| ((t, e, u), (id, v)))
-        .collect())
+    for (ord, id, control) in rows {
+        found[ord as usize - 1] = Some((id, control));
+    }
+    Ok(found)
 }
 
 /// One event ready to insert.
@@ -232,10 +257,10 @@ fn encode_row(buf: &mut Vec<u8>, r: &EventRow<'_>) {
 
 /// What a batch adds to one user's row of `user_metrics`.
 #[derive(Debug, Clone)]
-pub struct UserDelta {
+pub struct UserDelta<'a> {
     pub experiment_id: Uuid,
-    pub tenant_id: String,
-    pub user_id: String,
+    pub tenant_id: &'a str,
+    pub user_id: &'a str,
     pub variant: &'static str,
     pub events: i64,
     pub errors: i64,
@@ -266,7 +291,7 @@ pub struct DailyDelta {
 /// from the caller: every writer locks in the same order, so none deadlock.
 pub async fn add_to_rollups(
     conn: &mut PgConnection,
-    users: &[UserDelta],
+    users: &[UserDelta<'_>],
     days: &[DailyDelta],
     shard: i16,
 ) -> sqlx::Result<()> {
@@ -336,8 +361,8 @@ pub async fn add_to_rollups(
              latency_n = d.latency_n + excluded.latency_n",
     )
     .bind(col!(users, |r| r.experiment_id))
-    .bind(col!(users, |r| r.tenant_id.as_str()))
-    .bind(col!(users, |r| r.user_id.as_str()))
+    .bind(col!(users, |r| r.tenant_id))
+    .bind(col!(users, |r| r.user_id))
     .bind(col!(users, |r| r.variant))
     .bind(col!(users, |r| r.events))
     .bind(col!(users, |r| r.errors))
