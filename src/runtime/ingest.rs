@@ -6,7 +6,7 @@
 use crate::domain::assignment::Variant;
 use crate::domain::event::EventDraft;
 use crate::store;
-use crate::store::events::{DailyDelta, EventRow, Key, UserDelta};
+use crate::store::events::{Assigned, DailyDelta, EventRow, Key, UserDelta};
 use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
@@ -101,11 +101,13 @@ impl Ingest {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
         let stats = Arc::new(Stats::default());
+        let cache = Arc::new(AssignmentCache::default());
         for shard in 0..WRITERS {
             tokio::spawn(writer(
                 pool.clone(),
                 rx.clone(),
                 stats.clone(),
+                cache.clone(),
                 shard as i16,
             ));
         }
@@ -161,6 +163,7 @@ async fn writer(
     pool: PgPool,
     rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     stats: Arc<Stats>,
+    cache: Arc<AssignmentCache>,
     shard: i16,
 ) {
     loop {
@@ -180,7 +183,7 @@ async fn writer(
                 }
             }
         }
-        match write(&pool, &jobs, shard).await {
+        match write(&pool, &cache, &jobs, shard).await {
             Ok(outcomes) => {
                 let stored = outcomes
                     .iter()
@@ -205,7 +208,12 @@ async fn writer(
 }
 
 /// Writes all events of `jobs` in one transaction; returns the outcomes per job.
-async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Vec<Outcome>>> {
+async fn write(
+    pool: &PgPool,
+    cache: &AssignmentCache,
+    jobs: &[Job],
+    shard: i16,
+) -> anyhow::Result<Vec<Vec<Outcome>>> {
     let now = Utc::now();
     let events: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
     fn key_of(e: &PreparedEvent) -> Key<'_> {
@@ -239,9 +247,20 @@ async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Ve
     // Most users of a batch already have their assignment (resolve or an earlier batch made
     // it): read them all first, then create only those still missing. Trying to insert every
     // key each batch costs the server one more index probe per user.
-    let mut assignments = store::events::assignments(&mut tx, &keys)
-        .await
-        .context("Failed to read assignments")?;
+    // Assignments seen committed before come from memory; the rest from the database.
+    let mut assignments = cache.get(&keys);
+    let unknown: Vec<usize> = (0..keys.len())
+        .filter(|i| assignments[*i].is_none())
+        .collect();
+    if !unknown.is_empty() {
+        let unknown_keys: Vec<Key<'_>> = unknown.iter().map(|i| keys[*i]).collect();
+        let read = store::events::assignments(&mut tx, &unknown_keys)
+            .await
+            .context("Failed to read assignments")?;
+        for (i, a) in unknown.iter().zip(read) {
+            assignments[*i] = a;
+        }
+    }
     let missing: Vec<(usize, (Key<'_>, &'static str))> = users
         .iter()
         .enumerate()
@@ -326,6 +345,13 @@ async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Ve
         .await
         .context("Failed to update the per-user and daily rollups")?;
     tx.commit().await.context("Failed to commit events")?;
+    // Only now are the assignments this batch created committed (a rolled-back batch must
+    // leave none in memory).
+    cache.put(
+        unknown
+            .iter()
+            .filter_map(|i| assignments[*i].map(|a| (keys[*i], a))),
+    );
 
     let mut outcomes = plan.into_iter().map(|p| match p {
         None => Outcome::NotAssigned,
@@ -339,6 +365,62 @@ async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Ve
         .iter()
         .map(|job| outcomes.by_ref().take(job.events.len()).collect())
         .collect())
+}
+
+/// Most assignments kept in memory (about 100 bytes each); past it the cache starts afresh.
+const CACHED_ASSIGNMENTS: usize = 500_000;
+
+/// The assignments the writers have seen committed, by experiment, tenant and user. An
+/// assignment is never moved nor deleted once committed (its variant is fixed; experiments
+/// are never deleted), so a copy in memory stays true and is shared by every writer: a user
+/// seen before costs the database no look-up. A user the cache does not hold is read (or
+/// created) as before.
+#[derive(Default)]
+struct AssignmentCache {
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    len: usize,
+    by_experiment: HashMap<Uuid, HashMap<String, HashMap<String, Assigned>>>,
+}
+
+impl AssignmentCache {
+    /// The cached assignment of each key, by position.
+    fn get(&self, keys: &[Key<'_>]) -> Vec<Option<Assigned>> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        keys.iter()
+            .map(|(tenant, experiment, user)| {
+                inner
+                    .by_experiment
+                    .get(experiment)
+                    .and_then(|t| t.get(*tenant))
+                    .and_then(|u| u.get(*user))
+                    .copied()
+            })
+            .collect()
+    }
+
+    /// Remembers committed assignments.
+    fn put<'a>(&self, assigned: impl Iterator<Item = (Key<'a>, Assigned)>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for ((tenant, experiment, user), a) in assigned {
+            if inner.len >= CACHED_ASSIGNMENTS {
+                inner.by_experiment.clear();
+                inner.len = 0;
+            }
+            let added = inner
+                .by_experiment
+                .entry(experiment)
+                .or_default()
+                .entry(tenant.to_owned())
+                .or_default()
+                .insert(user.to_owned(), a)
+                .is_none();
+            inner.len += usize::from(added);
+        }
+    }
 }
 
 /// A source of UUIDv7 event ids: the time of the batch, then random bits from the thread's
