@@ -226,22 +226,31 @@ async fn write(
     // The batch's users, each with the variant its first event hashes to (keys are borrowed
     // from the events: nothing is copied per event).
     let mut users: Vec<(Key<'_>, Option<Variant>)> = Vec::new();
+    // Each event's user, as a position in `users` (one hash look-up per event).
+    let mut user_of: Vec<usize> = Vec::with_capacity(events.len());
     {
-        let mut seen = HashSet::with_capacity(events.len());
+        let mut seen: HashMap<Key<'_>, usize> = HashMap::with_capacity(events.len());
         for e in &events {
             let key = key_of(e);
-            if seen.insert(key) {
+            let next = users.len();
+            let u = *seen.entry(key).or_insert(next);
+            if u == next {
                 users.push((key, e.fallback));
             }
+            user_of.push(u);
         }
     }
     // One lock order for every writer (and the exposure writer): no deadlocks.
-    users.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let position: HashMap<Key<'_>, usize> = users
-        .iter()
-        .enumerate()
-        .map(|(i, (k, _))| (*k, i))
-        .collect();
+    let mut order: Vec<usize> = (0..users.len()).collect();
+    order.sort_unstable_by(|a, b| users[*a].0.cmp(&users[*b].0));
+    let mut rank = vec![0; users.len()];
+    for (r, u) in order.iter().enumerate() {
+        rank[*u] = r;
+    }
+    let users: Vec<(Key<'_>, Option<Variant>)> = order.iter().map(|u| users[*u]).collect();
+    for u in &mut user_of {
+        *u = rank[*u];
+    }
     let keys: Vec<Key<'_>> = users.iter().map(|(k, _)| *k).collect();
     let mut tx = pool.begin().await.context("Failed to begin")?;
     // Most users of a batch already have their assignment (resolve or an earlier batch made
@@ -298,8 +307,8 @@ async fn write(
     {
         // (The generator is not Send: it must not live across an await.)
         let mut ids = fresh_ids();
-        for e in &events {
-            match assignments[position[&key_of(e)]] {
+        for (e, u) in events.iter().zip(&user_of) {
+            match assignments[*u] {
                 Some((assignment_id, control)) => {
                     let variant = if control {
                         Variant::Control
@@ -337,10 +346,15 @@ async fn write(
         .context("Failed to insert events")?
         .into_iter()
         .collect();
-    let mut new_rows: Vec<&EventRow<'_>> =
-        keyed.iter().filter(|r| inserted.contains(&r.id)).collect();
-    new_rows.extend(unkeyed.iter());
-    let (users, days) = rollup_deltas(&new_rows);
+    let stored = events
+        .iter()
+        .zip(&user_of)
+        .zip(&plan)
+        .filter_map(|((e, u), p)| {
+            p.filter(|(id, _, keyed)| !keyed || inserted.contains(id))
+                .map(|(_, variant, _)| (*u, &e.draft, variant))
+        });
+    let (users, days) = rollup_deltas(&keys, stored);
     store::events::add_to_rollups(&mut tx, &users, &days, shard)
         .await
         .context("Failed to update the per-user and daily rollups")?;
@@ -450,36 +464,34 @@ impl Moments {
     }
 }
 
-/// What the inserted events add to the per-user and per-day rollups, sorted by key (one
-/// lock order for every writer).
-fn rollup_deltas<'a>(rows: &[&EventRow<'a>]) -> (Vec<UserDelta<'a>>, Vec<DailyDelta>) {
+/// What the stored events (each with its user's position in `users`, which is sorted in lock
+/// order) add to the per-user and per-day rollups, sorted by key (one lock order for every
+/// writer).
+fn rollup_deltas<'a>(
+    users: &[Key<'a>],
+    stored: impl Iterator<Item = (usize, &'a EventDraft, Variant)>,
+) -> (Vec<UserDelta<'a>>, Vec<DailyDelta>) {
     use std::collections::BTreeMap;
-    let mut users: BTreeMap<(Uuid, &str, &str), UserDelta<'a>> = BTreeMap::new();
+    let mut per_user: Vec<Option<UserDelta<'a>>> = vec![None; users.len()];
     let mut days: BTreeMap<(Uuid, chrono::NaiveDate, &str), (i64, Moments, Moments)> =
         BTreeMap::new();
-    for r in rows {
-        let d = r.draft;
-        let variant: &'static str = if r.variant == "control" {
-            "control"
-        } else {
-            "treatment"
-        };
-        let u = users
-            .entry((d.experiment_id, d.tenant_id.as_str(), d.user_id.as_str()))
-            .or_insert_with(|| UserDelta {
-                experiment_id: d.experiment_id,
-                tenant_id: &d.tenant_id,
-                user_id: &d.user_id,
-                variant,
-                events: 0,
-                errors: 0,
-                sums: [(0, 0.0); 6],
-                positive: 0,
-                negative: 0,
-                neutral: 0,
-                first: d.timestamp,
-                last: d.timestamp,
-            });
+    for (user, d, variant) in stored {
+        let variant = variant.as_str();
+        let (tenant_id, experiment_id, user_id) = users[user];
+        let u = per_user[user].get_or_insert(UserDelta {
+            experiment_id,
+            tenant_id,
+            user_id,
+            variant,
+            events: 0,
+            errors: 0,
+            sums: [(0, 0.0); 6],
+            positive: 0,
+            negative: 0,
+            neutral: 0,
+            first: d.timestamp,
+            last: d.timestamp,
+        });
         u.events += 1;
         if d.event_type == crate::domain::event::EventType::Error {
             u.errors += 1;
@@ -532,5 +544,5 @@ fn rollup_deltas<'a>(rows: &[&EventRow<'a>]) -> (Vec<UserDelta<'a>>, Vec<DailyDe
             },
         )
         .collect();
-    (users.into_values().collect(), days)
+    (per_user.into_iter().flatten().collect(), days)
 }
