@@ -21,6 +21,8 @@ use uuid::Uuid;
 pub const MAX_QUEUED_EVENTS: usize = 200_000;
 /// Most events written by one transaction.
 const MAX_BATCH: usize = 20_000;
+/// Fewest events without an idempotency key that are written by COPY rather than INSERT.
+const COPY_AT_LEAST: usize = 64;
 /// Parallel writers (each with its own connection): commits overlap their fsyncs.
 const WRITERS: usize = 4;
 
@@ -261,21 +263,26 @@ async fn write(
     let unknown: Vec<usize> = (0..keys.len())
         .filter(|i| assignments[*i].is_none())
         .collect();
-    if !unknown.is_empty() {
-        let unknown_keys: Vec<Key<'_>> = unknown.iter().map(|i| keys[*i]).collect();
-        let read = store::events::assignments(&mut tx, &unknown_keys)
+    // Users the cache lacks: those in the experiment by the hash are created or read in one
+    // statement (one round trip matters for small batches); the others can only be read.
+    let missing: Vec<(usize, (Key<'_>, &'static str))> = unknown
+        .iter()
+        .filter_map(|i| users[*i].1.map(|v| (*i, (users[*i].0, v.as_str()))))
+        .collect();
+    let read_only: Vec<usize> = unknown
+        .iter()
+        .copied()
+        .filter(|i| users[*i].1.is_none())
+        .collect();
+    if !read_only.is_empty() {
+        let read_keys: Vec<Key<'_>> = read_only.iter().map(|i| keys[*i]).collect();
+        let read = store::events::assignments(&mut tx, &read_keys)
             .await
             .context("Failed to read assignments")?;
-        for (i, a) in unknown.iter().zip(read) {
+        for (i, a) in read_only.iter().zip(read) {
             assignments[*i] = a;
         }
     }
-    let missing: Vec<(usize, (Key<'_>, &'static str))> = users
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| assignments[*i].is_none())
-        .filter_map(|(i, (k, v))| v.map(|v| (i, (*k, v.as_str()))))
-        .collect();
     if !missing.is_empty() {
         let create: Vec<(Key<'_>, &'static str)> = missing.iter().map(|(_, c)| *c).collect();
         let created = store::events::create_assignments(&mut tx, &create, now)
@@ -333,6 +340,13 @@ async fn write(
     let (keyed, unkeyed): (Vec<EventRow<'_>>, Vec<EventRow<'_>>) = rows
         .into_iter()
         .partition(|r| r.draft.idempotency_key.is_some());
+    // COPY costs one more round trip than a statement: small batches (single events under
+    // load) are quicker as one INSERT, which cannot conflict for events without a key either.
+    let (keyed, unkeyed) = if unkeyed.len() < COPY_AT_LEAST {
+        (keyed.into_iter().chain(unkeyed).collect(), Vec::new())
+    } else {
+        (keyed, unkeyed)
+    };
     let copied = store::events::copy(&mut tx, &unkeyed)
         .await
         .context("Failed to copy events")?;
