@@ -128,22 +128,42 @@ impl Check<'_> {
         }
     }
 
-    fn number(&mut self, obj: &Map<String, Value>, key: &str, field: &str) -> Option<f64> {
-        match obj.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => match n.as_f64() {
+    /// A metric's number (null: none); `field` names it in an error.
+    fn metric(&mut self, value: &Value, field: impl FnOnce() -> String) -> Option<f64> {
+        match value {
+            Value::Null => None,
+            Value::Number(n) => match n.as_f64() {
                 Some(x) if x.is_finite() => Some(x),
                 _ => {
-                    self.add(field, "must be a finite number");
+                    self.add(&field(), "must be a finite number");
                     None
                 }
             },
-            Some(_) => {
-                self.add(field, "must be a number");
+            _ => {
+                self.add(&field(), "must be a number");
                 None
             }
         }
     }
+}
+
+fn event_type_named(s: &str) -> Option<EventType> {
+    Some(match s {
+        "exposure" => EventType::Exposure,
+        "conversion" => EventType::Conversion,
+        "feedback" => EventType::Feedback,
+        "error" => EventType::Error,
+        _ => return None,
+    })
+}
+
+fn satisfaction_named(s: &str) -> Option<Satisfaction> {
+    Some(match s {
+        "positive" => Satisfaction::Positive,
+        "negative" => Satisfaction::Negative,
+        "neutral" => Satisfaction::Neutral,
+        _ => return None,
+    })
 }
 
 /// Checks one event as sent; `prefix` is put before field names (e.g. `events[3].`).
@@ -212,9 +232,9 @@ pub fn parse_event(
     }
 
     let event_type = match obj.get("eventType") {
-        Some(v @ Value::String(_)) => match serde_json::from_value::<EventType>(v.clone()) {
-            Ok(t) => Some(t),
-            Err(_) => {
+        Some(Value::String(s)) => match event_type_named(s) {
+            Some(t) => Some(t),
+            None => {
                 c.add(
                     "eventType",
                     "must be one of exposure, conversion, feedback, error",
@@ -242,19 +262,20 @@ pub fn parse_event(
         None | Some(Value::Null) => {}
         Some(Value::Object(m)) => {
             for (key, value) in m {
-                let field = format!("metrics.{key}");
+                // The field's name is only spelled out for an error (this loop is hot).
+                let field = || format!("metrics.{key}");
                 match key.as_str() {
                     "quality" => {
-                        quality = c.number(m, key, &field);
+                        quality = c.metric(value, field);
                         if quality.is_some_and(|q| !(0.0..=1.0).contains(&q)) {
-                            c.add(&field, "must be between 0 and 1");
+                            c.add(&field(), "must be between 0 and 1");
                             quality = None;
                         }
                     }
                     "latency" => {
-                        latency_ms = c.number(m, key, &field);
+                        latency_ms = c.metric(value, field);
                         if latency_ms.is_some_and(|l| l < 0.0) {
-                            c.add(&field, "must be at least 0 (milliseconds)");
+                            c.add(&field(), "must be at least 0 (milliseconds)");
                             latency_ms = None;
                         }
                     }
@@ -262,21 +283,22 @@ pub fn parse_event(
                         Value::Number(n) if n.as_i64().is_some_and(|t| t >= 0) => {
                             tokens_used = n.as_i64();
                         }
-                        _ => c.add(&field, "must be a whole number of at least 0"),
+                        _ => c.add(&field(), "must be a whole number of at least 0"),
                     },
                     "cost" => {
-                        cost = c.number(m, key, &field);
+                        cost = c.metric(value, field);
                         if cost.is_some_and(|x| x < 0.0) {
-                            c.add(&field, "must be at least 0");
+                            c.add(&field(), "must be at least 0");
                             cost = None;
                         }
                     }
-                    "userSatisfaction" => {
-                        match serde_json::from_value::<Option<Satisfaction>>(value.clone()) {
-                            Ok(s) => satisfaction = s,
-                            Err(_) => c.add(&field, "must be one of positive, negative, neutral"),
+                    "userSatisfaction" => match value {
+                        Value::Null => satisfaction = None,
+                        Value::String(s) if satisfaction_named(s).is_some() => {
+                            satisfaction = satisfaction_named(s);
                         }
-                    }
+                        _ => c.add(&field(), "must be one of positive, negative, neutral"),
+                    },
                     name => {
                         let valid_name = !name.is_empty()
                             && name.len() <= 64
@@ -285,14 +307,14 @@ pub fn parse_event(
                                 .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
                         if !valid_name {
                             c.add(
-                                &field,
+                                &field(),
                                 "a custom metric's name has 1 to 64 letters, digits or _",
                             );
                             continue;
                         }
-                        match c.number(m, key, &field) {
+                        match c.metric(value, field) {
                             Some(x) if name == "citation_quality" && !(0.0..=1.0).contains(&x) => {
-                                c.add(&field, "must be between 0 and 1")
+                                c.add(&field(), "must be between 0 and 1")
                             }
                             Some(x) => {
                                 custom.insert(name.to_owned(), Value::from(x));

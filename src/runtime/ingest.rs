@@ -6,12 +6,12 @@
 use crate::domain::assignment::Variant;
 use crate::domain::event::EventDraft;
 use crate::store;
-use crate::store::events::{DailyDelta, EventRow, Key, UserDelta};
+use crate::store::events::{Assigned, DailyDelta, EventRow, Key, UserDelta};
 use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
 use sqlx::PgPool;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
@@ -21,6 +21,8 @@ use uuid::Uuid;
 pub const MAX_QUEUED_EVENTS: usize = 200_000;
 /// Most events written by one transaction.
 const MAX_BATCH: usize = 20_000;
+/// Fewest events without an idempotency key that are written by COPY rather than INSERT.
+const COPY_AT_LEAST: usize = 64;
 /// Parallel writers (each with its own connection): commits overlap their fsyncs.
 const WRITERS: usize = 4;
 
@@ -101,11 +103,13 @@ impl Ingest {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
         let stats = Arc::new(Stats::default());
+        let cache = Arc::new(AssignmentCache::default());
         for shard in 0..WRITERS {
             tokio::spawn(writer(
                 pool.clone(),
                 rx.clone(),
                 stats.clone(),
+                cache.clone(),
                 shard as i16,
             ));
         }
@@ -161,6 +165,7 @@ async fn writer(
     pool: PgPool,
     rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     stats: Arc<Stats>,
+    cache: Arc<AssignmentCache>,
     shard: i16,
 ) {
     loop {
@@ -180,7 +185,7 @@ async fn writer(
                 }
             }
         }
-        match write(&pool, &jobs, shard).await {
+        match write(&pool, &cache, &jobs, shard).await {
             Ok(outcomes) => {
                 let stored = outcomes
                     .iter()
@@ -205,95 +210,259 @@ async fn writer(
 }
 
 /// Writes all events of `jobs` in one transaction; returns the outcomes per job.
-async fn write(pool: &PgPool, jobs: &[Job], shard: i16) -> anyhow::Result<Vec<Vec<Outcome>>> {
+async fn write(
+    pool: &PgPool,
+    cache: &AssignmentCache,
+    jobs: &[Job],
+    shard: i16,
+) -> anyhow::Result<Vec<Vec<Outcome>>> {
     let now = Utc::now();
     let events: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
-    let key_of = |e: &PreparedEvent| -> Key {
+    fn key_of(e: &PreparedEvent) -> Key<'_> {
         (
-            e.draft.tenant_id.clone(),
+            e.draft.tenant_id.as_str(),
             e.draft.experiment_id,
-            e.draft.user_id.clone(),
+            e.draft.user_id.as_str(),
         )
-    };
-    let mut seen = HashSet::new();
-    let mut keys = Vec::new();
-    let mut missing = Vec::new();
-    for e in &events {
-        let key = key_of(e);
-        if seen.insert(key.clone()) {
-            if let Some(v) = e.fallback {
-                missing.push((key.clone(), v.as_str()));
+    }
+    // The batch's users, each with the variant its first event hashes to (keys are borrowed
+    // from the events: nothing is copied per event).
+    let mut users: Vec<(Key<'_>, Option<Variant>)> = Vec::new();
+    // Each event's user, as a position in `users` (one hash look-up per event).
+    let mut user_of: Vec<usize> = Vec::with_capacity(events.len());
+    {
+        let mut seen: HashMap<Key<'_>, usize> = HashMap::with_capacity(events.len());
+        for e in &events {
+            let key = key_of(e);
+            let next = users.len();
+            let u = *seen.entry(key).or_insert(next);
+            if u == next {
+                users.push((key, e.fallback));
             }
-            keys.push(key);
+            user_of.push(u);
         }
     }
     // One lock order for every writer (and the exposure writer): no deadlocks.
-    missing.sort();
-    keys.sort();
-    let mut tx = pool.begin().await.context("Failed to begin")?;
-    let mut assignments = store::events::assignments(&mut tx, &missing, &keys, now)
-        .await
-        .context("Failed to read or create assignments")?;
-    // An assignment another writer committed while this statement ran is not in its
-    // snapshot: look again for those (rare) before calling anyone unassigned.
-    let unseen: Vec<Key> = missing
-        .iter()
-        .map(|(k, _)| k.clone())
-        .filter(|k| !assignments.contains_key(k))
-        .collect();
-    if !unseen.is_empty() {
-        assignments.extend(
-            store::events::assignments(&mut tx, &[], &unseen, now)
-                .await
-                .context("Failed to read assignments")?,
-        );
+    let mut order: Vec<usize> = (0..users.len()).collect();
+    order.sort_unstable_by(|a, b| users[*a].0.cmp(&users[*b].0));
+    let mut rank = vec![0; users.len()];
+    for (r, u) in order.iter().enumerate() {
+        rank[*u] = r;
     }
-    let mut rows = Vec::with_capacity(events.len());
-    let mut plan: Vec<Option<(Uuid, Variant)>> = Vec::with_capacity(events.len());
-    for e in &events {
-        match assignments.get(&key_of(e)) {
-            Some((assignment_id, variant)) => {
-                let variant = if variant == "control" {
-                    Variant::Control
-                } else {
-                    Variant::Treatment
-                };
-                let id = Uuid::now_v7();
-                rows.push(EventRow {
-                    id,
-                    assignment_id: *assignment_id,
-                    variant: variant.as_str(),
-                    draft: &e.draft,
-                });
-                plan.push(Some((id, variant)));
-            }
-            None => plan.push(None),
+    let users: Vec<(Key<'_>, Option<Variant>)> = order.iter().map(|u| users[*u]).collect();
+    for u in &mut user_of {
+        *u = rank[*u];
+    }
+    let keys: Vec<Key<'_>> = users.iter().map(|(k, _)| *k).collect();
+    let mut tx = pool.begin().await.context("Failed to begin")?;
+    // Most users of a batch already have their assignment (resolve or an earlier batch made
+    // it): read them all first, then create only those still missing. Trying to insert every
+    // key each batch costs the server one more index probe per user.
+    // Assignments seen committed before come from memory; the rest from the database.
+    let mut assignments = cache.get(&keys);
+    let unknown: Vec<usize> = (0..keys.len())
+        .filter(|i| assignments[*i].is_none())
+        .collect();
+    // Users the cache lacks: those in the experiment by the hash are created or read in one
+    // statement (one round trip matters for small batches); the others can only be read.
+    let missing: Vec<(usize, (Key<'_>, &'static str))> = unknown
+        .iter()
+        .filter_map(|i| users[*i].1.map(|v| (*i, (users[*i].0, v.as_str()))))
+        .collect();
+    let read_only: Vec<usize> = unknown
+        .iter()
+        .copied()
+        .filter(|i| users[*i].1.is_none())
+        .collect();
+    if !read_only.is_empty() {
+        let read_keys: Vec<Key<'_>> = read_only.iter().map(|i| keys[*i]).collect();
+        let read = store::events::assignments(&mut tx, &read_keys)
+            .await
+            .context("Failed to read assignments")?;
+        for (i, a) in read_only.iter().zip(read) {
+            assignments[*i] = a;
         }
     }
-    let inserted: HashSet<Uuid> = store::events::insert(&mut tx, &rows)
+    if !missing.is_empty() {
+        let create: Vec<(Key<'_>, &'static str)> = missing.iter().map(|(_, c)| *c).collect();
+        let created = store::events::create_assignments(&mut tx, &create, now)
+            .await
+            .context("Failed to create assignments")?;
+        for ((i, _), a) in missing.iter().zip(created) {
+            assignments[*i] = a;
+        }
+        // An assignment another writer committed while this statement ran is not in its
+        // snapshot: look again for those (rare) before calling anyone unassigned.
+        let unseen: Vec<usize> = missing
+            .iter()
+            .map(|(i, _)| *i)
+            .filter(|i| assignments[*i].is_none())
+            .collect();
+        if !unseen.is_empty() {
+            let again_keys: Vec<Key<'_>> = unseen.iter().map(|i| keys[*i]).collect();
+            let again = store::events::assignments(&mut tx, &again_keys)
+                .await
+                .context("Failed to read assignments")?;
+            for (i, a) in unseen.into_iter().zip(again) {
+                assignments[i] = a;
+            }
+        }
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    // Per event: its id, variant, and whether it carries an idempotency key.
+    let mut plan: Vec<Option<(Uuid, Variant, bool)>> = Vec::with_capacity(events.len());
+    {
+        // (The generator is not Send: it must not live across an await.)
+        let mut ids = fresh_ids();
+        for (e, u) in events.iter().zip(&user_of) {
+            match assignments[*u] {
+                Some((assignment_id, control)) => {
+                    let variant = if control {
+                        Variant::Control
+                    } else {
+                        Variant::Treatment
+                    };
+                    let id = ids();
+                    rows.push(EventRow {
+                        id,
+                        assignment_id,
+                        variant: variant.as_str(),
+                        draft: &e.draft,
+                    });
+                    plan.push(Some((id, variant, e.draft.idempotency_key.is_some())));
+                }
+                None => plan.push(None),
+            }
+        }
+    }
+    // Events without an idempotency key cannot conflict: they go in by binary COPY. Those
+    // with one keep `INSERT … ON CONFLICT DO NOTHING`, which tells which keys were new.
+    let (keyed, unkeyed): (Vec<EventRow<'_>>, Vec<EventRow<'_>>) = rows
+        .into_iter()
+        .partition(|r| r.draft.idempotency_key.is_some());
+    // COPY costs one more round trip than a statement: small batches (single events under
+    // load) are quicker as one INSERT, which cannot conflict for events without a key either.
+    let (keyed, unkeyed) = if unkeyed.len() < COPY_AT_LEAST {
+        (keyed.into_iter().chain(unkeyed).collect(), Vec::new())
+    } else {
+        (keyed, unkeyed)
+    };
+    let copied = store::events::copy(&mut tx, &unkeyed)
+        .await
+        .context("Failed to copy events")?;
+    anyhow::ensure!(
+        copied == unkeyed.len() as u64,
+        "COPY wrote {copied} of {} events",
+        unkeyed.len()
+    );
+    let inserted: HashSet<Uuid> = store::events::insert(&mut tx, &keyed)
         .await
         .context("Failed to insert events")?
         .into_iter()
         .collect();
-    let new_rows: Vec<&EventRow<'_>> = rows.iter().filter(|r| inserted.contains(&r.id)).collect();
-    let (users, days) = rollup_deltas(&new_rows);
+    let stored = events
+        .iter()
+        .zip(&user_of)
+        .zip(&plan)
+        .filter_map(|((e, u), p)| {
+            p.filter(|(id, _, keyed)| !keyed || inserted.contains(id))
+                .map(|(_, variant, _)| (*u, &e.draft, variant))
+        });
+    let (users, days) = rollup_deltas(&keys, stored);
     store::events::add_to_rollups(&mut tx, &users, &days, shard)
         .await
         .context("Failed to update the per-user and daily rollups")?;
     tx.commit().await.context("Failed to commit events")?;
+    // Only now are the assignments this batch created committed (a rolled-back batch must
+    // leave none in memory).
+    cache.put(
+        unknown
+            .iter()
+            .filter_map(|i| assignments[*i].map(|a| (keys[*i], a))),
+    );
 
     let mut outcomes = plan.into_iter().map(|p| match p {
         None => Outcome::NotAssigned,
-        Some((id, variant)) if inserted.contains(&id) => Outcome::Stored {
+        Some((id, variant, keyed)) if !keyed || inserted.contains(&id) => Outcome::Stored {
             event_id: id,
             variant,
         },
-        Some((_, variant)) => Outcome::Duplicate { variant },
+        Some((_, variant, _)) => Outcome::Duplicate { variant },
     });
     Ok(jobs
         .iter()
         .map(|job| outcomes.by_ref().take(job.events.len()).collect())
         .collect())
+}
+
+/// Most assignments kept in memory (about 100 bytes each); past it the cache starts afresh.
+const CACHED_ASSIGNMENTS: usize = 500_000;
+
+/// The assignments the writers have seen committed, by experiment, tenant and user. An
+/// assignment is never moved nor deleted once committed (its variant is fixed; experiments
+/// are never deleted), so a copy in memory stays true and is shared by every writer: a user
+/// seen before costs the database no look-up. A user the cache does not hold is read (or
+/// created) as before.
+#[derive(Default)]
+struct AssignmentCache {
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    len: usize,
+    by_experiment: HashMap<Uuid, HashMap<String, HashMap<String, Assigned>>>,
+}
+
+impl AssignmentCache {
+    /// The cached assignment of each key, by position.
+    fn get(&self, keys: &[Key<'_>]) -> Vec<Option<Assigned>> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        keys.iter()
+            .map(|(tenant, experiment, user)| {
+                inner
+                    .by_experiment
+                    .get(experiment)
+                    .and_then(|t| t.get(*tenant))
+                    .and_then(|u| u.get(*user))
+                    .copied()
+            })
+            .collect()
+    }
+
+    /// Remembers committed assignments.
+    fn put<'a>(&self, assigned: impl Iterator<Item = (Key<'a>, Assigned)>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        for ((tenant, experiment, user), a) in assigned {
+            if inner.len >= CACHED_ASSIGNMENTS {
+                inner.by_experiment.clear();
+                inner.len = 0;
+            }
+            let added = inner
+                .by_experiment
+                .entry(experiment)
+                .or_default()
+                .entry(tenant.to_owned())
+                .or_default()
+                .insert(user.to_owned(), a)
+                .is_none();
+            inner.len += usize::from(added);
+        }
+    }
+}
+
+/// A source of UUIDv7 event ids: the time of the batch, then random bits from the thread's
+/// user-space generator (`Uuid::now_v7` asks the kernel for every id, which at tens of
+/// thousands of events a batch was a measurable share of the server's CPU).
+fn fresh_ids() -> impl FnMut() -> Uuid {
+    use rand::RngCore;
+    let millis = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
+    let mut rng = rand::rng();
+    move || {
+        let mut random = [0u8; 10];
+        rng.fill_bytes(&mut random);
+        uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+    }
 }
 
 /// Running (n, mean, M2) of one metric (Welford).
@@ -309,36 +478,34 @@ impl Moments {
     }
 }
 
-/// What the inserted events add to the per-user and per-day rollups, sorted by key (one
-/// lock order for every writer).
-fn rollup_deltas(rows: &[&EventRow<'_>]) -> (Vec<UserDelta>, Vec<DailyDelta>) {
+/// What the stored events (each with its user's position in `users`, which is sorted in lock
+/// order) add to the per-user and per-day rollups, sorted by key (one lock order for every
+/// writer).
+fn rollup_deltas<'a>(
+    users: &[Key<'a>],
+    stored: impl Iterator<Item = (usize, &'a EventDraft, Variant)>,
+) -> (Vec<UserDelta<'a>>, Vec<DailyDelta>) {
     use std::collections::BTreeMap;
-    let mut users: BTreeMap<(Uuid, &str, &str), UserDelta> = BTreeMap::new();
+    let mut per_user: Vec<Option<UserDelta<'a>>> = vec![None; users.len()];
     let mut days: BTreeMap<(Uuid, chrono::NaiveDate, &str), (i64, Moments, Moments)> =
         BTreeMap::new();
-    for r in rows {
-        let d = r.draft;
-        let variant: &'static str = if r.variant == "control" {
-            "control"
-        } else {
-            "treatment"
-        };
-        let u = users
-            .entry((d.experiment_id, d.tenant_id.as_str(), d.user_id.as_str()))
-            .or_insert_with(|| UserDelta {
-                experiment_id: d.experiment_id,
-                tenant_id: d.tenant_id.clone(),
-                user_id: d.user_id.clone(),
-                variant,
-                events: 0,
-                errors: 0,
-                sums: [(0, 0.0); 6],
-                positive: 0,
-                negative: 0,
-                neutral: 0,
-                first: d.timestamp,
-                last: d.timestamp,
-            });
+    for (user, d, variant) in stored {
+        let variant = variant.as_str();
+        let (tenant_id, experiment_id, user_id) = users[user];
+        let u = per_user[user].get_or_insert(UserDelta {
+            experiment_id,
+            tenant_id,
+            user_id,
+            variant,
+            events: 0,
+            errors: 0,
+            sums: [(0, 0.0); 6],
+            positive: 0,
+            negative: 0,
+            neutral: 0,
+            first: d.timestamp,
+            last: d.timestamp,
+        });
         u.events += 1;
         if d.event_type == crate::domain::event::EventType::Error {
             u.errors += 1;
@@ -391,5 +558,5 @@ fn rollup_deltas(rows: &[&EventRow<'_>]) -> (Vec<UserDelta>, Vec<DailyDelta>) {
             },
         )
         .collect();
-    (users.into_values().collect(), days)
+    (per_user.into_iter().flatten().collect(), days)
 }

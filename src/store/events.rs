@@ -5,55 +5,80 @@ use crate::domain::event::EventDraft;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
-use std::collections::HashMap;
 use uuid::Uuid;
 
-/// A (tenant, experiment, user) key.
-pub type Key = (String, Uuid, String);
+/// A (tenant, experiment, user) key, borrowed from the events of a batch.
+pub type Key<'a> = (&'a str, Uuid, &'a str);
 
-/// The assignments (id, variant) of `keys`, creating first the missing ones among
-/// `create` (key and variant; existing assignments are never moved). One statement.
+/// An assignment as the writers need it: its id, and whether its variant is control.
+pub type Assigned = (Uuid, bool);
+
+/// The assignment of each of `keys`, by position (`None`: the user has none). One statement;
+/// nothing but ids and a flag comes back (no strings to allocate per user).
 pub async fn assignments(
     conn: &mut PgConnection,
-    create: &[(Key, &'static str)],
-    keys: &[Key],
-    now: DateTime<Utc>,
-) -> sqlx::Result<HashMap<Key, (Uuid, String)>> {
-    macro_rules! col {
-        ($v:expr, $f:expr) => {
-            $v.iter().map($f).collect::<Vec<_>>()
-        };
+    keys: &[Key<'_>],
+) -> sqlx::Result<Vec<Option<Assigned>>> {
+    let mut found = vec![None; keys.len()];
+    if keys.is_empty() {
+        return Ok(found);
     }
-    let rows: Vec<(String, Uuid, String, Uuid, String)> = sqlx::query_as(
-        "with created as (
-             insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at)
-             select t, e, u, i, v, $9
-             from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[]) as x(t, e, u, i, v)
-             on conflict (tenant_id, experiment_id, user_id) do nothing
-             returning tenant_id, experiment_id, user_id, id, variant
-         )
-         select tenant_id, experiment_id, user_id, id, variant from created
-         union all
-         select a.tenant_id, a.experiment_id, a.user_id, a.id, a.variant
-         from assignments a
-         join unnest($6::text[], $7::uuid[], $8::text[]) as k(t, e, u)
-           on a.tenant_id = k.t and a.experiment_id = k.e and a.user_id = k.u",
+    let rows: Vec<(i64, Uuid, bool)> = sqlx::query_as(
+        "select k.ord, a.id, a.variant = 'control'
+         from unnest($1::text[], $2::uuid[], $3::text[]) with ordinality as k(t, e, u, ord)
+         join assignments a on a.tenant_id = k.t and a.experiment_id = k.e and a.user_id = k.u",
     )
-    .bind(col!(create, |(k, _)| k.0.as_str()))
-    .bind(col!(create, |(k, _)| k.1))
-    .bind(col!(create, |(k, _)| k.2.as_str()))
-    .bind(col!(create, |_| Uuid::now_v7()))
-    .bind(col!(create, |(_, v)| *v))
-    .bind(col!(keys, |k| k.0.as_str()))
-    .bind(col!(keys, |k| k.1))
-    .bind(col!(keys, |k| k.2.as_str()))
+    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+    .fetch_all(conn)
+    .await?;
+    for (ord, id, control) in rows {
+        found[ord as usize - 1] = Some((id, control));
+    }
+    Ok(found)
+}
+
+/// Creates the assignments of `create` (key and variant, in lock order) that do not exist
+/// yet, and returns each one created or already committed, by position (existing assignments
+/// are never moved). One statement.
+pub async fn create_assignments(
+    conn: &mut PgConnection,
+    create: &[(Key<'_>, &'static str)],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Option<Assigned>>> {
+    let mut found = vec![None; create.len()];
+    if create.is_empty() {
+        return Ok(found);
+    }
+    let rows: Vec<(i64, Uuid, bool)> = sqlx::query_as(
+        "with x as (
+             select * from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[])
+                 with ordinality as x(t, e, u, i, v, ord)
+         ),
+         created as (
+             insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at)
+             select t, e, u, i, v, $6 from x order by ord
+             on conflict (tenant_id, experiment_id, user_id) do nothing
+             returning id
+         )
+         select x.ord, x.i, x.v = 'control' from x where x.i in (select id from created)
+         union all
+         select x.ord, a.id, a.variant = 'control'
+         from x join assignments a on a.tenant_id = x.t and a.experiment_id = x.e and a.user_id = x.u",
+    )
+    .bind(create.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+    .bind(create.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+    .bind(create.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
+    .bind(create.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(create.iter().map(|(_, v)| *v).collect::<Vec<_>>())
     .bind(now)
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(t, e, u, id, v)| ((t, e, u), (id, v)))
-        .collect())
+    for (ord, id, control) in rows {
+        found[ord as usize - 1] = Some((id, control));
+    }
+    Ok(found)
 }
 
 /// One event ready to insert.
@@ -129,12 +154,113 @@ pub async fn insert(conn: &mut PgConnection, rows: &[EventRow<'_>]) -> sqlx::Res
     .await
 }
 
+/// The columns `copy` writes, in the order of its tuples (`received_at` takes its default,
+/// `idempotency_key` stays null).
+const COPY_EVENTS: &str = "copy events (id, experiment_id, tenant_id, user_id, assignment_id,
+    variant, event_type, quality, latency_ms, tokens_used, cost, user_satisfaction,
+    custom_metrics, insight_id, conversation_id, intent, scope, ts) from stdin (format binary)";
+const COPY_FIELDS: i16 = 18;
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// Bytes buffered before a chunk goes to the server (it parses while the rest is encoded).
+const COPY_CHUNK: usize = 1 << 20;
+
+/// Writes events that carry no idempotency key with binary `COPY` (no conflict is possible:
+/// ids are fresh UUIDv7s), in the caller's transaction. Much cheaper for the server than an
+/// `INSERT` of the same rows: it parses no arrays and writes the heap in multi-row batches.
+/// Returns the number of rows written.
+pub async fn copy(conn: &mut PgConnection, rows: &[EventRow<'_>]) -> sqlx::Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut copy = conn.copy_in_raw(COPY_EVENTS).await?;
+    let mut buf = Vec::with_capacity(COPY_CHUNK + 4096);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for r in rows {
+        debug_assert!(r.draft.idempotency_key.is_none());
+        encode_row(&mut buf, r);
+        if buf.len() >= COPY_CHUNK {
+            copy.send(buf.as_slice()).await?;
+            buf.clear();
+        }
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes()); // trailer
+    copy.send(buf.as_slice()).await?;
+    copy.finish().await
+}
+
+/// One tuple of binary `COPY`: a field count, then each field as its length and bytes
+/// (length -1: null).
+fn encode_row(buf: &mut Vec<u8>, r: &EventRow<'_>) {
+    fn bytes(buf: &mut Vec<u8>, b: &[u8]) {
+        buf.extend_from_slice(&(b.len() as i32).to_be_bytes());
+        buf.extend_from_slice(b);
+    }
+    fn null(buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+    fn text(buf: &mut Vec<u8>, s: Option<&str>) {
+        match s {
+            Some(s) => bytes(buf, s.as_bytes()),
+            None => null(buf),
+        }
+    }
+    fn float(buf: &mut Vec<u8>, x: Option<f64>) {
+        match x {
+            Some(x) => bytes(buf, &x.to_be_bytes()),
+            None => null(buf),
+        }
+    }
+    /// jsonb: a version byte (1), then the JSON text.
+    fn jsonb(buf: &mut Vec<u8>, m: &serde_json::Map<String, Value>) {
+        if m.is_empty() {
+            bytes(buf, b"\x01{}");
+            return;
+        }
+        let at = buf.len();
+        buf.extend_from_slice(&[0; 4]);
+        buf.push(1);
+        serde_json::to_writer(&mut *buf, m).expect("a JSON map serialises");
+        let len = (buf.len() - at - 4) as i32;
+        buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    let d = r.draft;
+    buf.extend_from_slice(&COPY_FIELDS.to_be_bytes());
+    bytes(buf, r.id.as_bytes());
+    bytes(buf, d.experiment_id.as_bytes());
+    text(buf, Some(&d.tenant_id));
+    text(buf, Some(&d.user_id));
+    bytes(buf, r.assignment_id.as_bytes());
+    text(buf, Some(r.variant));
+    text(buf, Some(d.event_type.as_str()));
+    float(buf, d.quality);
+    float(buf, d.latency_ms);
+    match d.tokens_used {
+        Some(t) => bytes(buf, &t.to_be_bytes()),
+        None => null(buf),
+    }
+    float(buf, d.cost);
+    text(buf, d.satisfaction.map(|s| s.as_str()));
+    jsonb(buf, &d.custom);
+    text(buf, d.insight_id.as_deref());
+    text(buf, d.conversation_id.as_deref());
+    text(buf, d.intent.as_deref());
+    match &d.scope {
+        Some(s) => jsonb(buf, s),
+        None => null(buf),
+    }
+    let micros = d.timestamp.timestamp_micros() - PG_EPOCH_MICROS;
+    bytes(buf, &micros.to_be_bytes());
+}
+
 /// What a batch adds to one user's row of `user_metrics`.
 #[derive(Debug, Clone)]
-pub struct UserDelta {
+pub struct UserDelta<'a> {
     pub experiment_id: Uuid,
-    pub tenant_id: String,
-    pub user_id: String,
+    pub tenant_id: &'a str,
+    pub user_id: &'a str,
     pub variant: &'static str,
     pub events: i64,
     pub errors: i64,
@@ -165,7 +291,7 @@ pub struct DailyDelta {
 /// from the caller: every writer locks in the same order, so none deadlock.
 pub async fn add_to_rollups(
     conn: &mut PgConnection,
-    users: &[UserDelta],
+    users: &[UserDelta<'_>],
     days: &[DailyDelta],
     shard: i16,
 ) -> sqlx::Result<()> {
@@ -235,8 +361,8 @@ pub async fn add_to_rollups(
              latency_n = d.latency_n + excluded.latency_n",
     )
     .bind(col!(users, |r| r.experiment_id))
-    .bind(col!(users, |r| r.tenant_id.as_str()))
-    .bind(col!(users, |r| r.user_id.as_str()))
+    .bind(col!(users, |r| r.tenant_id))
+    .bind(col!(users, |r| r.user_id))
     .bind(col!(users, |r| r.variant))
     .bind(col!(users, |r| r.events))
     .bind(col!(users, |r| r.errors))

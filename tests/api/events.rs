@@ -410,3 +410,190 @@ async fn every_acknowledged_event_survives_the_server_being_killed_mid_batch(poo
     assert_eq!(found as usize, acked.len(), "acknowledged events lost");
     let _ = EXPERIMENTS;
 }
+
+/// Large batches mixing events without an idempotency key (written by binary COPY) and with
+/// one (INSERT … ON CONFLICT), sent twice: every field of a copied event is stored as sent,
+/// the keyed ones are stored once, and the rollups count exactly what the events table holds.
+#[sqlx::test]
+async fn large_mixed_batches_store_every_field_and_keep_the_rollups_exact(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let service = app.token(Role::Service, Some("acme")).await;
+    let id = app
+        .live_experiment(&root, &experiment_body("copy"), 1)
+        .await;
+    // A time after the experiment started, with microseconds (what PostgreSQL keeps).
+    let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let batch: Vec<Value> = (0..3000)
+        .map(|i| {
+            let mut e = json!({"experimentId": id, "userId": format!("user-{}", i % 700),
+                "eventType": if i % 10 == 0 { "error" } else { "feedback" },
+                "metrics": {"quality": (i % 11) as f64 / 10.0, "latency": 100 + i,
+                            "tokensUsed": i, "cost": 0.001 * i as f64,
+                            "userSatisfaction": (["positive", "negative", "neutral"][i % 3]),
+                            "citation_quality": 0.25, "pre_experiment": 2.5},
+                "context": {"insightId": format!("ins-{i}"), "conversationId": "conv",
+                            "intent": "risk", "scope": {"project": i, "name": "ü \"q\""}},
+                "timestamp": ts});
+            if i % 3 == 0 {
+                e["idempotencyKey"] = json!(format!("key-{i}"));
+            }
+            if i % 7 == 0 {
+                // Sparse events: no metrics, no context, no timestamp.
+                e = json!({"experimentId": id, "userId": format!("user-{}", i % 700),
+                           "eventType": "exposure"});
+                if i % 2 == 0 {
+                    e["idempotencyKey"] = json!(format!("key-{i}"));
+                }
+            }
+            e
+        })
+        .collect();
+    let keyed = batch
+        .iter()
+        .filter(|e| e.get("idempotencyKey").is_some())
+        .count() as i64;
+    let unkeyed = batch.len() as i64 - keyed;
+
+    let first = app
+        .post_as(
+            "/api/v1/insights/events/batch",
+            &service,
+            &json!({"events": batch}),
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body["stored"], 3000, "{}", first.body);
+    let second = app
+        .post_as(
+            "/api/v1/insights/events/batch",
+            &service,
+            &json!({"events": batch}),
+        )
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body["stored"], unkeyed);
+    assert_eq!(second.body["duplicates"], keyed);
+    for (i, r) in second.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let expected = if batch[i].get("idempotencyKey").is_some() {
+            "duplicate"
+        } else {
+            "stored"
+        };
+        assert_eq!(r["status"], expected, "event {i}: {r}");
+        assert_eq!(r["index"], i);
+    }
+    assert_eq!(stored(&app.pool, &id).await, 3000 + unkeyed);
+
+    // A copied event holds what was sent, field by field.
+    let copied = first.body["results"][1]["eventId"].as_str().unwrap();
+    #[derive(sqlx::FromRow)]
+    struct Stored {
+        tenant_id: String,
+        user_id: String,
+        event_type: String,
+        quality: Option<f64>,
+        latency_ms: Option<f64>,
+        tokens_used: Option<i64>,
+        cost: Option<f64>,
+        user_satisfaction: Option<String>,
+        custom_metrics: Value,
+        insight_id: Option<String>,
+        conversation_id: Option<String>,
+        intent: Option<String>,
+        scope: Option<Value>,
+        ts: chrono::DateTime<chrono::Utc>,
+        idempotency_key: Option<String>,
+        assigned: bool,
+    }
+    let row: Stored = sqlx::query_as(
+        "select e.tenant_id, e.user_id, e.event_type, e.quality, e.latency_ms, e.tokens_used,
+                e.cost, e.user_satisfaction, e.custom_metrics, e.insight_id, e.conversation_id,
+                e.intent, e.scope, e.ts, e.idempotency_key,
+                e.assignment_id = a.id and e.variant = a.variant as assigned
+         from events e join assignments a on a.tenant_id = e.tenant_id
+             and a.experiment_id = e.experiment_id and a.user_id = e.user_id
+         where e.id = $1::uuid",
+    )
+    .bind(copied)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(row.tenant_id, "acme");
+    assert_eq!(row.user_id, "user-1");
+    assert_eq!(row.event_type, "feedback");
+    assert_eq!(row.quality, Some(0.1));
+    assert_eq!(row.latency_ms, Some(101.0));
+    assert_eq!(row.tokens_used, Some(1));
+    assert_eq!(row.cost, Some(0.001));
+    assert_eq!(row.user_satisfaction.as_deref(), Some("negative"));
+    assert_eq!(
+        row.custom_metrics,
+        json!({"citation_quality": 0.25, "pre_experiment": 2.5})
+    );
+    assert_eq!(row.insight_id.as_deref(), Some("ins-1"));
+    assert_eq!(row.conversation_id.as_deref(), Some("conv"));
+    assert_eq!(row.intent.as_deref(), Some("risk"));
+    assert_eq!(row.scope, Some(json!({"project": 1, "name": "ü \"q\""})));
+    assert_eq!(row.ts, ts.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+    assert_eq!(row.idempotency_key, None);
+    assert!(row.assigned, "the event carries its user's assignment");
+    let sparse = first.body["results"][7]["eventId"].as_str().unwrap();
+    let row: (Option<f64>, Value, Option<Value>, Option<String>) = sqlx::query_as(
+        "select quality, custom_metrics, scope, insight_id from events where id = $1::uuid",
+    )
+    .bind(sparse)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(row, (None, json!({}), None, None));
+
+    // The rollups agree with the events, user by user and day by day.
+    let mismatched: i64 = sqlx::query_scalar(
+        "with e as (
+             select tenant_id, user_id, count(*) as n,
+                    count(*) filter (where event_type = 'error') as errors,
+                    count(quality) as qn, coalesce(sum(quality), 0) as qs,
+                    count(latency_ms) as ln, count(tokens_used) as tn, count(cost) as cn,
+                    count((custom_metrics ->> 'citation_quality')::float8) as citn,
+                    count((custom_metrics ->> 'pre_experiment')::float8) as pren,
+                    count(*) filter (where user_satisfaction = 'positive') as pos,
+                    count(*) filter (where user_satisfaction = 'negative') as neg,
+                    count(*) filter (where user_satisfaction = 'neutral') as neu
+             from events where experiment_id = $1::uuid group by tenant_id, user_id)
+         select count(*) from e full join user_metrics m
+             on m.experiment_id = $1::uuid and m.tenant_id = e.tenant_id and m.user_id = e.user_id
+         where m.events is distinct from e.n or m.errors is distinct from e.errors
+            or m.quality_n is distinct from e.qn or abs(m.quality_sum - e.qs) > 1e-9
+            or m.latency_n is distinct from e.ln or m.tokens_n is distinct from e.tn
+            or m.cost_n is distinct from e.cn or m.citation_n is distinct from e.citn
+            or m.pre_n is distinct from e.pren or m.positive is distinct from e.pos
+            or m.negative is distinct from e.neg or m.neutral is distinct from e.neu",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(mismatched, 0, "user_metrics disagrees with the events");
+    let users: i64 =
+        sqlx::query_scalar("select count(*) from user_metrics where experiment_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(users, 700);
+    let (daily, events): (i64, i64) = sqlx::query_as(
+        "select (select sum(events)::int8 from daily_metrics where experiment_id = $1::uuid),
+                (select count(*) from events where experiment_id = $1::uuid)",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(daily, events);
+}
