@@ -182,7 +182,7 @@ test("the whole journey: wizard (with a validation error fixed) → start → tr
 });
 
 test("Create sends what the browser let through to the server, whose refusal lands at the field", async ({ page }) => {
-  // An admin of one tenant may not create in another: only the server knows that rule.
+  // Only the server checks the tenant (here: longer than 200 characters).
   await new LoginPage(page).signIn(adminToken());
   await expect(page).toHaveURL(/\/$/);
   await page.goto("/experiments/new?step=1");
