@@ -24,7 +24,7 @@ const MAX_BATCH: usize = 20_000;
 /// Fewest events without an idempotency key that are written by COPY rather than INSERT.
 const COPY_AT_LEAST: usize = 64;
 /// Parallel writers (each with its own connection): commits overlap their fsyncs.
-const WRITERS: usize = 4;
+const WRITERS: usize = 3;
 
 /// An event checked against the snapshot, ready for the writers.
 #[derive(Debug, Clone)]
@@ -254,7 +254,9 @@ async fn write(
         *u = rank[*u];
     }
     let keys: Vec<Key<'_>> = users.iter().map(|(k, _)| *k).collect();
-    let mut tx = pool.begin().await.context("Failed to begin")?;
+    let mut tx = store::events::begin(pool)
+        .await
+        .context("Failed to begin")?;
     // Most users of a batch already have their assignment (resolve or an earlier batch made
     // it): read them all first, then create only those still missing. Trying to insert every
     // key each batch costs the server one more index probe per user.
@@ -313,7 +315,7 @@ async fn write(
     let mut plan: Vec<Option<(Uuid, Variant, bool)>> = Vec::with_capacity(events.len());
     {
         // (The generator is not Send: it must not live across an await.)
-        let mut ids = fresh_ids();
+        let mut ids = store::fresh_ids();
         for (e, u) in events.iter().zip(&user_of) {
             match assignments[*u] {
                 Some((assignment_id, control)) => {
@@ -340,38 +342,60 @@ async fn write(
     let (keyed, unkeyed): (Vec<EventRow<'_>>, Vec<EventRow<'_>>) = rows
         .into_iter()
         .partition(|r| r.draft.idempotency_key.is_some());
-    // COPY costs one more round trip than a statement: small batches (single events under
-    // load) are quicker as one INSERT, which cannot conflict for events without a key either.
-    let (keyed, unkeyed) = if unkeyed.len() < COPY_AT_LEAST {
-        (keyed.into_iter().chain(unkeyed).collect(), Vec::new())
-    } else {
-        (keyed, unkeyed)
+    // The events a batch stores, each with its user: all of those without a key, and those
+    // with a key the database took as new.
+    let stored = |inserted: &HashSet<Uuid>| {
+        let (users, days) = rollup_deltas(
+            &keys,
+            events
+                .iter()
+                .zip(&user_of)
+                .zip(&plan)
+                .filter_map(|((e, u), p)| {
+                    p.filter(|(id, _, keyed)| !keyed || inserted.contains(id))
+                        .map(|(_, variant, _)| (*u, &e.draft, variant))
+                }),
+        );
+        (users, days)
     };
-    let copied = store::events::copy(&mut tx, &unkeyed)
-        .await
-        .context("Failed to copy events")?;
-    anyhow::ensure!(
-        copied == unkeyed.len() as u64,
-        "COPY wrote {copied} of {} events",
-        unkeyed.len()
-    );
-    let inserted: HashSet<Uuid> = store::events::insert(&mut tx, &keyed)
-        .await
-        .context("Failed to insert events")?
-        .into_iter()
-        .collect();
-    let stored = events
-        .iter()
-        .zip(&user_of)
-        .zip(&plan)
-        .filter_map(|((e, u), p)| {
-            p.filter(|(id, _, keyed)| !keyed || inserted.contains(id))
-                .map(|(_, variant, _)| (*u, &e.draft, variant))
-        });
-    let (users, days) = rollup_deltas(&keys, stored);
-    store::events::add_to_rollups(&mut tx, &users, &days, shard)
-        .await
-        .context("Failed to update the per-user and daily rollups")?;
+    let inserted: HashSet<Uuid> = if keyed.is_empty() && unkeyed.len() < COPY_AT_LEAST {
+        // A small batch without keys (single events under load): nothing can be a duplicate,
+        // so the events and their rollups go in one statement (COPY would cost one more round
+        // trip, a separate rollup statement another).
+        let (users, days) = stored(&HashSet::new());
+        if !unkeyed.is_empty() {
+            store::events::insert_with_rollups(&mut tx, &unkeyed, &users, &days, shard)
+                .await
+                .context("Failed to insert events and update their rollups")?;
+        }
+        HashSet::new()
+    } else {
+        // COPY costs one more round trip than a statement: few events without a key go with
+        // the keyed ones into the INSERT, where they cannot conflict either.
+        let (keyed, unkeyed) = if unkeyed.len() < COPY_AT_LEAST {
+            (keyed.into_iter().chain(unkeyed).collect(), Vec::new())
+        } else {
+            (keyed, unkeyed)
+        };
+        let copied = store::events::copy(&mut tx, &unkeyed)
+            .await
+            .context("Failed to copy events")?;
+        anyhow::ensure!(
+            copied == unkeyed.len() as u64,
+            "COPY wrote {copied} of {} events",
+            unkeyed.len()
+        );
+        let inserted: HashSet<Uuid> = store::events::insert(&mut tx, &keyed)
+            .await
+            .context("Failed to insert events")?
+            .into_iter()
+            .collect();
+        let (users, days) = stored(&inserted);
+        store::events::add_to_rollups(&mut tx, &users, &days, shard)
+            .await
+            .context("Failed to update the per-user and daily rollups")?;
+        inserted
+    };
     tx.commit().await.context("Failed to commit events")?;
     // Only now are the assignments this batch created committed (a rolled-back batch must
     // leave none in memory).
@@ -448,20 +472,6 @@ impl AssignmentCache {
                 .is_none();
             inner.len += usize::from(added);
         }
-    }
-}
-
-/// A source of UUIDv7 event ids: the time of the batch, then random bits from the thread's
-/// user-space generator (`Uuid::now_v7` asks the kernel for every id, which at tens of
-/// thousands of events a batch was a measurable share of the server's CPU).
-fn fresh_ids() -> impl FnMut() -> Uuid {
-    use rand::RngCore;
-    let millis = u64::try_from(Utc::now().timestamp_millis()).unwrap_or_default();
-    let mut rng = rand::rng();
-    move || {
-        let mut random = [0u8; 10];
-        rng.fill_bytes(&mut random);
-        uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
     }
 }
 

@@ -64,10 +64,10 @@ pub async fn live_deployments(pool: &PgPool) -> sqlx::Result<Vec<LiveDeploymentR
 }
 
 /// Exposures of one (tenant, experiment, user), summed over a batch.
-pub struct ExposureRow {
-    pub tenant_id: String,
+pub struct ExposureRow<'a> {
+    pub tenant_id: &'a str,
     pub experiment_id: Uuid,
-    pub user_id: String,
+    pub user_id: &'a str,
     pub variant: &'static str,
     pub first: DateTime<Utc>,
     pub last: DateTime<Utc>,
@@ -76,11 +76,14 @@ pub struct ExposureRow {
 
 /// Creates or updates the assignments of a batch of exposures in one statement. The keys
 /// of `rows` must be distinct (the caller sums per key).
-pub async fn upsert_exposures(pool: &PgPool, rows: &[ExposureRow]) -> sqlx::Result<u64> {
-    let tenants: Vec<&str> = rows.iter().map(|r| r.tenant_id.as_str()).collect();
+pub async fn upsert_exposures(pool: &PgPool, rows: &[ExposureRow<'_>]) -> sqlx::Result<u64> {
+    let tenants: Vec<&str> = rows.iter().map(|r| r.tenant_id).collect();
     let experiments: Vec<Uuid> = rows.iter().map(|r| r.experiment_id).collect();
-    let users: Vec<&str> = rows.iter().map(|r| r.user_id.as_str()).collect();
-    let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
+    let users: Vec<&str> = rows.iter().map(|r| r.user_id).collect();
+    let ids: Vec<Uuid> = {
+        let mut fresh = super::fresh_ids();
+        rows.iter().map(|_| fresh()).collect()
+    };
     let variants: Vec<&str> = rows.iter().map(|r| r.variant).collect();
     let firsts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.first).collect();
     let lasts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.last).collect();
