@@ -272,3 +272,44 @@ async fn deploying_again_widens_the_rollout_and_never_narrows_it(pool: PgPool) {
         .collect();
     assert_eq!(pcts, [100, 25]);
 }
+
+/// The runtime's tables carry no foreign keys to `experiments` (they cost a MultiXact per
+/// ingestion transaction); the database refuses to delete an experiment instead, so its
+/// assignments and events can never be orphaned.
+#[sqlx::test]
+async fn an_experiment_cannot_be_deleted_so_its_events_are_never_orphaned(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let root = app.root().await;
+    let service = app.token(Role::Service, Some("acme")).await;
+    let id = app
+        .live_experiment(&root, &experiment_body("kept"), 1)
+        .await;
+    app.resolve(&service, "acme", "olga").await;
+    let r = app
+        .post_as(
+            &format!("/api/v1/insights/experiments/{id}/events"),
+            &service,
+            &json!({"userId": "olga", "eventType": "feedback", "metrics": {"quality": 0.9}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let refused = sqlx::query("delete from experiments where id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .expect_err("deleting an experiment must be refused");
+    let message = refused.to_string();
+    assert!(message.contains("never deleted"), "{message}");
+    let (events, assignments): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from events where experiment_id = $1::uuid),
+                (select count(*) from assignments where experiment_id = $1::uuid)",
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((events, assignments), (1, 1));
+    let r = app.get_as(&format!("{EXPERIMENTS}/{id}"), &root).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
