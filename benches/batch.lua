@@ -1,12 +1,7 @@
 -- wrk: batches of events read from $VERDICT_BATCH_FILE, one JSON body a line; requests cycle
--- through them (different users in each body, as real traffic has).
--- Each wrk thread runs its own copy of this script (see event.lua): `setup` starts each
--- thread at its own place in the cycle, so the two do not send the same body at once.
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_no", threads)
-end
+-- through them (different users in each body, as real traffic has). Each thread starts at
+-- its own place in the cycle, so the two do not send the same body at once.
+dofile("benches/threads.lua")
 
 local token = os.getenv("VERDICT_TOKEN")
 local bodies = {}

@@ -1,13 +1,5 @@
 -- wrk: one event per request (durable acknowledgement), a different user each time.
--- Each wrk thread runs its own copy of this script, and LuaJIT's math.random is not seeded
--- per thread: ids drawn with it were the same in both threads, so every user got two events
--- at once. `setup` hands each thread its own number instead, and the run its own prefix.
-local threads = 0
-local run = os.time()
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_id", run .. "-" .. threads)
-end
+dofile("benches/threads.lua")
 
 local token = os.getenv("VERDICT_TOKEN")
 local experiment = os.getenv("VERDICT_EXPERIMENT")

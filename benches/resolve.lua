@@ -1,12 +1,5 @@
 -- wrk: POST /api/v1/insights/resolve with a different userId on every request.
--- Each wrk thread runs its own copy of this script (see event.lua): `setup` gives each thread
--- its own part of the user ids, so no id is asked for twice.
-local threads = 0
-local run = os.time()
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_id", run .. "-" .. threads)
-end
+dofile("benches/threads.lua")
 
 local token = os.getenv("VERDICT_TOKEN")
 local n = 0
