@@ -257,9 +257,6 @@ async fn write(
     let mut tx = store::events::begin(pool)
         .await
         .context("Failed to begin")?;
-    // Most users of a batch already have their assignment (resolve or an earlier batch made
-    // it): read them all first, then create only those still missing. Trying to insert every
-    // key each batch costs the server one more index probe per user.
     // Assignments seen committed before come from memory; the rest from the database.
     let mut assignments = cache.get(&keys);
     let unknown: Vec<usize> = (0..keys.len())
@@ -276,15 +273,7 @@ async fn write(
         .copied()
         .filter(|i| users[*i].1.is_none())
         .collect();
-    if !read_only.is_empty() {
-        let read_keys: Vec<Key<'_>> = read_only.iter().map(|i| keys[*i]).collect();
-        let read = store::events::assignments(&mut tx, &read_keys)
-            .await
-            .context("Failed to read assignments")?;
-        for (i, a) in read_only.iter().zip(read) {
-            assignments[*i] = a;
-        }
-    }
+    read_assignments(&mut tx, &keys, &read_only, &mut assignments).await?;
     if !missing.is_empty() {
         let create: Vec<(Key<'_>, &'static str)> = missing.iter().map(|(_, c)| *c).collect();
         let created = store::events::create_assignments(&mut tx, &create, now)
@@ -300,15 +289,7 @@ async fn write(
             .map(|(i, _)| *i)
             .filter(|i| assignments[*i].is_none())
             .collect();
-        if !unseen.is_empty() {
-            let again_keys: Vec<Key<'_>> = unseen.iter().map(|i| keys[*i]).collect();
-            let again = store::events::assignments(&mut tx, &again_keys)
-                .await
-                .context("Failed to read assignments")?;
-            for (i, a) in unseen.into_iter().zip(again) {
-                assignments[i] = a;
-            }
-        }
+        read_assignments(&mut tx, &keys, &unseen, &mut assignments).await?;
     }
     let mut rows = Vec::with_capacity(events.len());
     // Per event: its id, variant, and whether it carries an idempotency key.
@@ -342,10 +323,10 @@ async fn write(
     let (keyed, unkeyed): (Vec<EventRow<'_>>, Vec<EventRow<'_>>) = rows
         .into_iter()
         .partition(|r| r.draft.idempotency_key.is_some());
-    // The events a batch stores, each with its user: all of those without a key, and those
-    // with a key the database took as new.
-    let stored = |inserted: &HashSet<Uuid>| {
-        let (users, days) = rollup_deltas(
+    // What the stored events add to the rollups: all events without a key, and those with a
+    // key the database took as new.
+    let deltas = |inserted: &HashSet<Uuid>| {
+        rollup_deltas(
             &keys,
             events
                 .iter()
@@ -355,14 +336,13 @@ async fn write(
                     p.filter(|(id, _, keyed)| !keyed || inserted.contains(id))
                         .map(|(_, variant, _)| (*u, &e.draft, variant))
                 }),
-        );
-        (users, days)
+        )
     };
     let inserted: HashSet<Uuid> = if keyed.is_empty() && unkeyed.len() < COPY_AT_LEAST {
         // A small batch without keys (single events under load): nothing can be a duplicate,
         // so the events and their rollups go in one statement (COPY would cost one more round
         // trip, a separate rollup statement another).
-        let (users, days) = stored(&HashSet::new());
+        let (users, days) = deltas(&HashSet::new());
         if !unkeyed.is_empty() {
             store::events::insert_with_rollups(&mut tx, &unkeyed, &users, &days, shard)
                 .await
@@ -390,7 +370,7 @@ async fn write(
             .context("Failed to insert events")?
             .into_iter()
             .collect();
-        let (users, days) = stored(&inserted);
+        let (users, days) = deltas(&inserted);
         store::events::add_to_rollups(&mut tx, &users, &days, shard)
             .await
             .context("Failed to update the per-user and daily rollups")?;
@@ -417,6 +397,26 @@ async fn write(
         .iter()
         .map(|job| outcomes.by_ref().take(job.events.len()).collect())
         .collect())
+}
+
+/// Reads the assignments of the users at `positions` (of `keys`) into `assignments`.
+async fn read_assignments(
+    tx: &mut sqlx::PgConnection,
+    keys: &[Key<'_>],
+    positions: &[usize],
+    assignments: &mut [Option<Assigned>],
+) -> anyhow::Result<()> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<Key<'_>> = positions.iter().map(|i| keys[*i]).collect();
+    let found = store::events::assignments(tx, &wanted)
+        .await
+        .context("Failed to read assignments")?;
+    for (i, a) in positions.iter().zip(found) {
+        assignments[*i] = a;
+    }
+    Ok(())
 }
 
 /// Most assignments kept in memory (about 100 bytes each); past it the cache starts afresh.

@@ -16,6 +16,14 @@ pub type Key<'a> = (&'a str, Uuid, &'a str);
 /// An assignment as the writers need it: its id, and whether its variant is control.
 pub type Assigned = (Uuid, bool);
 
+/// The existing assignment of each row of `x` (columns t, e, u): a lateral subquery per key,
+/// which `offset 0` keeps PostgreSQL from flattening into a join (see `begin`).
+const PROBE: &str = "cross join lateral (
+    select id, variant = 'control' as control from assignments
+    where tenant_id = x.t and experiment_id = x.e and user_id = x.u
+    offset 0
+) a";
+
 /// Starts a writer's transaction. Every look-up the writers make is by primary key, and the
 /// plan PostgreSQL caches for a prepared statement is kept for the life of the connection (until
 /// the table is next analysed). A plan made while `assignments` was nearly empty went on being
@@ -40,20 +48,19 @@ pub async fn assignments(
     if keys.is_empty() {
         return Ok(found);
     }
-    let rows: Vec<(i64, Uuid, bool)> = sqlx::query_as(
-        "select k.ord, a.id, a.control
-         from unnest($1::text[], $2::uuid[], $3::text[]) with ordinality as k(t, e, u, ord)
-         cross join lateral (
-             select id, variant = 'control' as control from assignments
-             where tenant_id = k.t and experiment_id = k.e and user_id = k.u
-             offset 0
-         ) a",
-    )
-    .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
-    .fetch_all(conn)
-    .await?;
+    static READ: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "select x.ord, a.id, a.control
+             from unnest($1::text[], $2::uuid[], $3::text[]) with ordinality as x(t, e, u, ord)
+             {PROBE}"
+        )
+    });
+    let rows: Vec<(i64, Uuid, bool)> = sqlx::query_as(READ.as_str())
+        .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+        .fetch_all(conn)
+        .await?;
     for (ord, id, control) in rows {
         found[ord as usize - 1] = Some((id, control));
     }
@@ -78,34 +85,33 @@ pub async fn create_assignments(
     };
     // Rows created come back by their (fresh) id, rows that existed by their position (an
     // index probe per key, see `begin`).
-    let rows: Vec<(Option<i64>, Uuid, Option<bool>)> = sqlx::query_as(
-        "with x as (
-             select * from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[])
-                 with ordinality as x(t, e, u, i, v, ord)
-         ),
-         created as (
-             insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at)
-             select t, e, u, i, v, $6 from x order by ord
-             on conflict (tenant_id, experiment_id, user_id) do nothing
-             returning id
-         )
-         select null::int8, id, null::bool from created
-         union all
-         select x.ord, a.id, a.control
-         from x cross join lateral (
-             select id, variant = 'control' as control from assignments
-             where tenant_id = x.t and experiment_id = x.e and user_id = x.u
-             offset 0
-         ) a",
-    )
-    .bind(create.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
-    .bind(create.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
-    .bind(create.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
-    .bind(&ids)
-    .bind(create.iter().map(|(_, v)| *v).collect::<Vec<_>>())
-    .bind(now)
-    .fetch_all(conn)
-    .await?;
+    static CREATE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with x as (
+                 select * from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[])
+                     with ordinality as x(t, e, u, i, v, ord)
+             ),
+             created as (
+                 insert into assignments (tenant_id, experiment_id, user_id, id, variant,
+                     assigned_at)
+                 select t, e, u, i, v, $6 from x order by ord
+                 on conflict (tenant_id, experiment_id, user_id) do nothing
+                 returning id
+             )
+             select null::int8, id, null::bool from created
+             union all
+             select x.ord, a.id, a.control from x {PROBE}"
+        )
+    });
+    let rows: Vec<(Option<i64>, Uuid, Option<bool>)> = sqlx::query_as(CREATE.as_str())
+        .bind(create.iter().map(|(k, _)| k.0).collect::<Vec<_>>())
+        .bind(create.iter().map(|(k, _)| k.1).collect::<Vec<_>>())
+        .bind(create.iter().map(|(k, _)| k.2).collect::<Vec<_>>())
+        .bind(&ids)
+        .bind(create.iter().map(|(_, v)| *v).collect::<Vec<_>>())
+        .bind(now)
+        .fetch_all(conn)
+        .await?;
     let position: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     for (ord, id, control) in rows {
         match (ord, control) {
@@ -128,38 +134,49 @@ pub struct EventRow<'a> {
     pub draft: &'a EventDraft,
 }
 
+/// `unnest($first::t0[], $first+1::t1[], …)`: one array parameter per column type.
+fn unnest_params(first: usize, types: &[&str]) -> String {
+    let params: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}[]", first + i))
+        .collect();
+    format!("unnest({})", params.join(", "))
+}
+
+/// The column types of `events_insert_sql`, in the order `bind_events` binds them.
+const EVENT_TYPES: [&str; 19] = [
+    "uuid",
+    "uuid",
+    "text",
+    "text",
+    "uuid",
+    "text",
+    "text",
+    "float8",
+    "float8",
+    "int8",
+    "float8",
+    "text",
+    "jsonb",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "timestamptz",
+    "text",
+];
+
 /// `insert into events … select from unnest(…)` of 19 columns, with parameters from `$first`.
 fn events_insert_sql(first: usize) -> String {
-    let p = |i: usize| first + i;
     format!(
         "insert into events (id, experiment_id, tenant_id, user_id, assignment_id, variant,
              event_type, quality, latency_ms, tokens_used, cost, user_satisfaction,
              custom_metrics, insight_id, conversation_id, intent, scope, ts, idempotency_key)
-         select * from unnest(${}::uuid[], ${}::uuid[], ${}::text[], ${}::text[], ${}::uuid[],
-             ${}::text[], ${}::text[], ${}::float8[], ${}::float8[], ${}::int8[], ${}::float8[],
-             ${}::text[], ${}::jsonb[], ${}::text[], ${}::text[], ${}::text[], ${}::jsonb[],
-             ${}::timestamptz[], ${}::text[])
+         select * from {}
          on conflict (experiment_id, idempotency_key) where idempotency_key is not null
          do nothing",
-        p(0),
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
-        p(7),
-        p(8),
-        p(9),
-        p(10),
-        p(11),
-        p(12),
-        p(13),
-        p(14),
-        p(15),
-        p(16),
-        p(17),
-        p(18)
+        unnest_params(first, &EVENT_TYPES)
     )
 }
 
@@ -341,28 +358,51 @@ pub struct DailyDelta {
     pub latency: (i64, f64, f64),
 }
 
+/// The column types of the `user_metrics` part of `rollups_sql`, as `bind_rollups` binds them.
+const USER_DELTA_TYPES: [&str; 23] = [
+    "uuid",
+    "text",
+    "text",
+    "text",
+    "int8",
+    "int8",
+    "int8",
+    "float8",
+    "int8",
+    "float8",
+    "int8",
+    "float8",
+    "int8",
+    "float8",
+    "int8",
+    "float8",
+    "int8",
+    "int8",
+    "int8",
+    "timestamptz",
+    "timestamptz",
+    "int8",
+    "float8",
+];
+/// The column types of its `daily_metrics` part (then one more parameter: the shard).
+const DAILY_DELTA_TYPES: [&str; 10] = [
+    "uuid", "date", "text", "int8", "int8", "float8", "float8", "int8", "float8", "float8",
+];
+
 /// The `user_metrics` upsert (parameters `$first` to `$first + 22`) as a CTE named
-/// `per_user`, then the `daily_metrics` upsert (the next 11) as the statement's body.
+/// `per_user`, then the `daily_metrics` upsert (the next 10, then the shard) as the
+/// statement's body.
 fn rollups_sql(first: usize) -> String {
-    let mut n = first;
-    let mut next = || {
-        let i = n;
-        n += 1;
-        format!("${i}")
-    };
-    let per_user: Vec<String> = (0..23).map(|_| next()).collect();
-    let daily: Vec<String> = (0..11).map(|_| next()).collect();
+    let per_user = unnest_params(first, &USER_DELTA_TYPES);
+    let daily = unnest_params(first + USER_DELTA_TYPES.len(), &DAILY_DELTA_TYPES);
+    let shard = first + USER_DELTA_TYPES.len() + DAILY_DELTA_TYPES.len();
     format!(
         "per_user as (
              insert into user_metrics as m (experiment_id, tenant_id, user_id, variant, events,
                  errors, quality_n, quality_sum, citation_n, citation_sum, latency_n, latency_sum,
                  tokens_n, tokens_sum, cost_n, cost_sum, positive, negative, neutral, first_ts,
                  last_ts, pre_n, pre_sum)
-             select * from unnest({}::uuid[], {}::text[], {}::text[], {}::text[], {}::int8[],
-                 {}::int8[], {}::int8[], {}::float8[], {}::int8[], {}::float8[], {}::int8[],
-                 {}::float8[], {}::int8[], {}::float8[], {}::int8[], {}::float8[],
-                 {}::int8[], {}::int8[], {}::int8[], {}::timestamptz[], {}::timestamptz[],
-                 {}::int8[], {}::float8[])
+             select * from {per_user}
              on conflict (experiment_id, tenant_id, user_id) do update set
                  events = m.events + excluded.events,
                  errors = m.errors + excluded.errors,
@@ -386,9 +426,8 @@ fn rollups_sql(first: usize) -> String {
          )
          insert into daily_metrics as d (experiment_id, day, variant, shard, events, quality_n,
              quality_mean, quality_m2, latency_n, latency_mean, latency_m2)
-         select e, dy, v, {}, ev, qn, qm, q2, ln, lm, l2
-         from unnest({}::uuid[], {}::date[], {}::text[], {}::int8[], {}::int8[],
-             {}::float8[], {}::float8[], {}::int8[], {}::float8[], {}::float8[])
+         select e, dy, v, ${shard}, ev, qn, qm, q2, ln, lm, l2
+         from {daily}
              as x(e, dy, v, ev, qn, qm, q2, ln, lm, l2)
          on conflict (experiment_id, day, variant, shard) do update set
              events = d.events + excluded.events,
@@ -407,41 +446,7 @@ fn rollups_sql(first: usize) -> String {
                  case when d.latency_n + excluded.latency_n = 0 then 0 else
                  (excluded.latency_mean - d.latency_mean) ^ 2 * d.latency_n * excluded.latency_n
                  / (d.latency_n + excluded.latency_n) end,
-             latency_n = d.latency_n + excluded.latency_n",
-        per_user[0],
-        per_user[1],
-        per_user[2],
-        per_user[3],
-        per_user[4],
-        per_user[5],
-        per_user[6],
-        per_user[7],
-        per_user[8],
-        per_user[9],
-        per_user[10],
-        per_user[11],
-        per_user[12],
-        per_user[13],
-        per_user[14],
-        per_user[15],
-        per_user[16],
-        per_user[17],
-        per_user[18],
-        per_user[19],
-        per_user[20],
-        per_user[21],
-        per_user[22],
-        daily[10],
-        daily[0],
-        daily[1],
-        daily[2],
-        daily[3],
-        daily[4],
-        daily[5],
-        daily[6],
-        daily[7],
-        daily[8],
-        daily[9]
+             latency_n = d.latency_n + excluded.latency_n"
     )
 }
 
@@ -495,8 +500,13 @@ fn bind_rollups<'q>(
 }
 
 static ADD_TO_ROLLUPS: LazyLock<String> = LazyLock::new(|| format!("with {}", rollups_sql(1)));
-static INSERT_WITH_ROLLUPS: LazyLock<String> =
-    LazyLock::new(|| format!("with ev as ({}), {}", events_insert_sql(1), rollups_sql(20)));
+static INSERT_WITH_ROLLUPS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with ev as ({}), {}",
+        events_insert_sql(1),
+        rollups_sql(1 + EVENT_TYPES.len())
+    )
+});
 
 /// Adds a batch's deltas to `user_metrics` and to the writer's `shard` of `daily_metrics`
 /// (merged with Chan's parallel update, exact), in one statement. Rows come sorted by key
@@ -532,4 +542,34 @@ pub async fn insert_with_rollups(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every parameter of the combined statement is numbered once, in the order the binds
+    /// come: the events' 19, the per-user deltas' 23, the daily deltas' 10, then the shard.
+    #[test]
+    fn the_combined_statement_numbers_its_parameters_in_bind_order() {
+        let sql = INSERT_WITH_ROLLUPS.as_str();
+        let mut numbers: Vec<usize> = sql
+            .split('$')
+            .skip(1)
+            .map(|s| {
+                s.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(numbers.len(), 53);
+        assert!(sql.contains("$1::uuid[]") && sql.contains("$19::text[]"));
+        assert!(sql.contains("$20::uuid[]") && sql.contains("$42::float8[]"));
+        assert!(sql.contains("$43::uuid[]") && sql.contains("$52::float8[]"));
+        assert!(sql.contains("select e, dy, v, $53, ev"));
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=53).collect::<Vec<_>>());
+        assert!(ADD_TO_ROLLUPS.contains("$1::uuid[]") && ADD_TO_ROLLUPS.contains("v, $34, ev"));
+    }
 }
