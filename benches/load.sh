@@ -101,14 +101,26 @@ PY
 before=$(psql "$BENCH_URL" -tAc "select count(*) from events")
 VERDICT_BATCH_FILE="$BATCH_FILE" wrk -t2 -c8 -d"$((SECS * 2))s" --latency -s benches/batch.lua "$BASE" | tee /tmp/verdict-bench-batch.txt
 after=$(psql "$BENCH_URL" -tAc "select count(*) from events")
+# The per-user rollups are folded from the events in the background: the ingestion is only
+# done when the fold has caught up, so the rate counts the time that took too.
+UNFOLDED="select count(*) from ingest_streams s join events e
+    on e.fold_key > (s.stream << 40) + s.folded_through and e.fold_key < (s.stream + 1) << 40"
+lag_start=$(date +%s.%N)
+lag=$(psql "$BENCH_URL" -tAc "$UNFOLDED")
+echo "events not folded yet when the load ended: $lag"
+while [ "$(psql "$BENCH_URL" -tAc "$UNFOLDED")" != 0 ]; do sleep 0.2; done
+lag_end=$(date +%s.%N)
 elapsed=$(grep -oE 'requests in [0-9.]+[a-z]+' /tmp/verdict-bench-batch.txt | grep -oE '[0-9.]+[a-z]+$')
-python3 - "$before" "$after" "$elapsed" <<'PY'
+python3 - "$before" "$after" "$elapsed" "$lag_start" "$lag_end" <<'PY'
 import sys, re
 before, after, elapsed = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+catch_up = float(sys.argv[5]) - float(sys.argv[4])
 v, unit = re.match(r'([0-9.]+)([a-z]+)', elapsed).groups()
 secs = float(v) * {"s": 1, "m": 60, "ms": 0.001}[unit]
-print(f"batch ingestion: {after - before} events stored in {secs:.1f} s = {(after - before) / secs:,.0f} events/s")
-open("/tmp/verdict-bench-batch-rate", "w").write(str((after - before) / secs))
+n = after - before
+print(f"batch ingestion: {n} events stored in {secs:.1f} s = {n / secs:,.0f} events/s")
+print(f"the fold caught up {catch_up:.1f} s later: {n / (secs + catch_up):,.0f} events/s stored and folded")
+open("/tmp/verdict-bench-batch-rate", "w").write(str(n / (secs + catch_up)))
 PY
 
 say "3b. raw COPY of the same rows into the same table"
@@ -126,10 +138,12 @@ for i in range(rows):
     # uuid7-like time-ordered ids, as the pipeline writes
     t = int(time.time() * 1000) + i // 1000
     rid = uuid.UUID(int=(t << 80) | (0x7 << 76) | (int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)) | (0x2 << 62))
-    out.write(f"{rid},{exp},acme,copy-user-{i % 50000},{assignment},{variant},feedback,0.8,{1000 + i % 1000},900,0.004,positive,{{}},{ts}\n")
+    # fold_key as a writer's stream numbers its events (a stream of its own, past any real one)
+    fold_key = (1 << 62) + i + 1
+    out.write(f"{rid},{exp},acme,copy-user-{i % 50000},{assignment},{variant},feedback,0.8,{1000 + i % 1000},900,0.004,positive,{{}},{ts},{fold_key}\n")
 PY
 start=$(date +%s.%N)
-psql "$BENCH_URL" -q -c "\\copy events (id, experiment_id, tenant_id, user_id, assignment_id, variant, event_type, quality, latency_ms, tokens_used, cost, user_satisfaction, custom_metrics, ts) from '$CSV' with (format csv)"
+psql "$BENCH_URL" -q -c "\\copy events (id, experiment_id, tenant_id, user_id, assignment_id, variant, event_type, quality, latency_ms, tokens_used, cost, user_satisfaction, custom_metrics, ts, fold_key) from '$CSV' with (format csv)"
 end=$(date +%s.%N)
 python3 - "$start" "$end" "$ROWS" <<'PY'
 import sys
@@ -137,6 +151,6 @@ start, end, rows = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 copy = rows / (end - start)
 batch = float(open("/tmp/verdict-bench-batch-rate").read())
 print(f"raw COPY: {rows:,} rows in {end - start:.1f} s = {copy:,.0f} rows/s")
-print(f"batch ingestion / COPY = {batch / copy:.2f}")
+print(f"batch ingestion (stored and folded) / COPY = {batch / copy:.2f}")
 PY
 rm -f "$CSV" "$BATCH_FILE"

@@ -6,11 +6,11 @@
 use crate::domain::assignment::Variant;
 use crate::domain::event::EventDraft;
 use crate::store;
-use crate::store::events::{Assigned, DailyDelta, EventRow, Key, UserDelta};
+use crate::store::events::{Assigned, DailyDelta, EventRow, FoldStream, Key};
 use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +23,15 @@ pub const MAX_QUEUED_EVENTS: usize = 200_000;
 const MAX_BATCH: usize = 20_000;
 /// Fewest events without an idempotency key that are written by COPY rather than INSERT.
 const COPY_AT_LEAST: usize = 64;
-/// Parallel writers (each with its own connection): commits overlap their fsyncs.
-const WRITERS: usize = 3;
+/// Submissions of fewer events than this (single events, small batches) queue for the small
+/// lane's writer, larger ones for the large lane's. One writer per lane: a commit waits for
+/// its WAL flush, and with single events under load that wait, not the CPU, was what bounded
+/// them (`IO:WALSync` and `LWLock:WALWrite` were most of what `pg_stat_activity` showed). With
+/// one writer each commit carries every event that queued during the last one; with more
+/// writers each carried fewer, and they queued for the WAL behind each other (single events,
+/// 20 s: 15,374 and 13,683/s with one writer, 10,524 and 13,186/s with two, 7,443–10,088/s
+/// with three). Two lanes, so a single event never waits behind a 10,000-event batch.
+const LARGE_AT_LEAST: usize = 64;
 
 /// An event checked against the snapshot, ready for the writers.
 #[derive(Debug, Clone)]
@@ -75,6 +82,9 @@ pub struct IngestHealth {
     pub stored: u64,
     pub busy_refusals: u64,
     pub failed_batches: u64,
+    /// Events this server has folded into the per-user rollups (`user_metrics`).
+    pub folded_events: u64,
+    pub failed_folds: u64,
 }
 
 #[derive(Default)]
@@ -82,11 +92,14 @@ struct Stats {
     stored: AtomicU64,
     busy: AtomicU64,
     failed: AtomicU64,
+    folded: AtomicU64,
+    failed_folds: AtomicU64,
 }
 
 /// The handle requests submit through.
 pub struct Ingest {
-    tx: mpsc::UnboundedSender<Job>,
+    small: mpsc::UnboundedSender<Job>,
+    large: mpsc::UnboundedSender<Job>,
     permits: Arc<Semaphore>,
     capacity: usize,
     stats: Arc<Stats>,
@@ -100,21 +113,24 @@ impl Ingest {
 
     /// Starts the writers with room for `capacity` queued events.
     pub fn start_with_capacity(pool: PgPool, capacity: usize) -> Ingest {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let rx = Arc::new(Mutex::new(rx));
         let stats = Arc::new(Stats::default());
         let cache = Arc::new(AssignmentCache::default());
-        for shard in 0..WRITERS {
+        let lane = |shard: i16| {
+            let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(writer(
                 pool.clone(),
-                rx.clone(),
+                Arc::new(Mutex::new(rx)),
                 stats.clone(),
                 cache.clone(),
-                shard as i16,
+                shard,
             ));
-        }
+            tx
+        };
+        let (small, large) = (lane(0), lane(1));
+        tokio::spawn(fold(pool, Arc::downgrade(&stats)));
         Ingest {
-            tx,
+            small,
+            large,
             permits: Arc::new(Semaphore::new(capacity)),
             capacity,
             stats,
@@ -136,13 +152,17 @@ impl Ingest {
                 IngestError::Busy
             })?;
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Job {
-                events,
-                reply,
-                _permits: permits,
-            })
-            .map_err(|_| IngestError::Failed("the ingestion writers have stopped".into()))?;
+        let lane = if events.len() < LARGE_AT_LEAST {
+            &self.small
+        } else {
+            &self.large
+        };
+        lane.send(Job {
+            events,
+            reply,
+            _permits: permits,
+        })
+        .map_err(|_| IngestError::Failed("the ingestion writers have stopped".into()))?;
         answer
             .await
             .map_err(|_| IngestError::Failed("the writer stopped before answering".into()))?
@@ -155,12 +175,80 @@ impl Ingest {
             stored: self.stats.stored.load(Ordering::Relaxed),
             busy_refusals: self.stats.busy.load(Ordering::Relaxed),
             failed_batches: self.stats.failed.load(Ordering::Relaxed),
+            folded_events: self.stats.folded.load(Ordering::Relaxed),
+            failed_folds: self.stats.failed_folds.load(Ordering::Relaxed),
         }
     }
 }
 
+/// Most events of one stream one fold takes (a transaction of bounded size; a backlog takes
+/// several folds back to back).
+const FOLD_AT_MOST: i64 = 200_000;
+/// The pause between folds once nothing is left to fold.
+const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// Folds between two clean-ups of finished streams.
+const FORGET_EVERY: u32 = 600;
+
+/// Folds the events into the per-user rollups in the background (see `store::events::fold`),
+/// until the ingestion (whose counters `stats` are) or the pool is gone. The longer the pause,
+/// the more batches of one user share one upsert; the results read the events not folded yet
+/// too, so the pause delays nothing anyone sees. On its own connection, like the writers.
+async fn fold(pool: PgPool, stats: std::sync::Weak<Stats>) {
+    let mut conn: Option<PgConnection> = None;
+    let mut rounds = 0u32;
+    loop {
+        if pool.is_closed() {
+            break;
+        }
+        let folded = async {
+            if conn.is_none() {
+                conn = Some(store::events::writer_connection(&pool).await?);
+            }
+            let c = conn.as_mut().expect("connected above");
+            rounds = rounds.wrapping_add(1);
+            if rounds.is_multiple_of(FORGET_EVERY) {
+                store::events::forget_finished_streams(c).await?;
+            }
+            store::events::fold(c, FOLD_AT_MOST).await
+        }
+        .await;
+        let Some(stats) = stats.upgrade() else { break };
+        match folded {
+            Ok(Some(n)) => {
+                stats.folded.fetch_add(n, Ordering::Relaxed);
+                if n as i64 >= FOLD_AT_MOST {
+                    // A backlog (a stream had more than one fold takes): fold again once the
+                    // writers had a turn.
+                    drop(stats);
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            }
+            Ok(None) => {} // another server is folding
+            Err(err) => {
+                stats.failed_folds.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, "folding events into the rollups failed; retrying");
+                if let Some(c) = conn.take() {
+                    let _ = sqlx::Connection::close(c).await;
+                }
+            }
+        }
+        drop(stats);
+        tokio::select! {
+            () = tokio::time::sleep(FOLD_EVERY) => {}
+            () = pool.close_event() => break,
+        }
+    }
+    if let Some(c) = conn {
+        let _ = sqlx::Connection::close(c).await;
+    }
+}
+
 /// One writer; `shard` is its own slice of the daily rollup rows (no lock queue between
-/// writers on a hot row).
+/// writers on a hot row). It keeps one connection of its own (see
+/// `store::events::writer_connection`), opened at its first batch and again after a failure,
+/// with a stream of fold keys for it (a new one hourly too, so a stream older than a day is
+/// known finished), and stops when the queue closes or the pool does.
 async fn writer(
     pool: PgPool,
     rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
@@ -168,11 +256,16 @@ async fn writer(
     cache: Arc<AssignmentCache>,
     shard: i16,
 ) {
+    let mut conn: Option<(PgConnection, FoldStream)> = None;
     loop {
         let mut jobs = Vec::new();
         {
             let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { return };
+            let first = tokio::select! {
+                job = rx.recv() => job,
+                () = pool.close_event() => None,
+            };
+            let Some(first) = first else { break };
             let mut size = first.events.len();
             jobs.push(first);
             while size < MAX_BATCH {
@@ -185,20 +278,46 @@ async fn writer(
                 }
             }
         }
-        match write(&pool, &cache, &jobs, shard).await {
+        let events: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
+        let written = async {
+            if conn.is_none() {
+                let mut c = store::events::writer_connection(&pool)
+                    .await
+                    .context("Failed to connect")?;
+                let stream = store::events::new_stream(&mut c)
+                    .await
+                    .context("Failed to register a stream")?;
+                conn = Some((c, stream));
+            }
+            let (c, stream) = conn.as_mut().expect("connected above");
+            // (A batch may take its keys twice: see `write`.)
+            if stream.room() < 2 * events.len() as i64 || stream.started.elapsed() > STREAM_FOR {
+                *stream = store::events::new_stream(c)
+                    .await
+                    .context("Failed to register a stream")?;
+            }
+            write(c, stream, &cache, &events, shard).await
+        }
+        .await;
+        drop(events);
+        match written {
             Ok(outcomes) => {
                 let stored = outcomes
                     .iter()
-                    .flatten()
                     .filter(|o| matches!(o, Outcome::Stored { .. }))
                     .count();
                 stats.stored.fetch_add(stored as u64, Ordering::Relaxed);
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
+                let mut outcomes = outcomes.into_iter();
+                for job in jobs {
+                    let mine = outcomes.by_ref().take(job.events.len()).collect();
+                    let _ = job.reply.send(Ok(mine));
                 }
             }
             Err(err) => {
                 stats.failed.fetch_add(1, Ordering::Relaxed);
+                if let Some((c, _)) = conn.take() {
+                    let _ = sqlx::Connection::close(c).await;
+                }
                 let message = format!("{err:#}");
                 tracing::error!(error = %message, "event batch failed; nothing of it was stored");
                 for job in jobs {
@@ -207,33 +326,28 @@ async fn writer(
             }
         }
     }
+    if let Some((c, _)) = conn {
+        let _ = sqlx::Connection::close(c).await;
+    }
 }
 
-/// Writes all events of `jobs` in one transaction; returns the outcomes per job.
-async fn write(
-    pool: &PgPool,
-    cache: &AssignmentCache,
-    jobs: &[Job],
-    shard: i16,
-) -> anyhow::Result<Vec<Vec<Outcome>>> {
-    let now = Utc::now();
-    let events: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
-    fn key_of(e: &PreparedEvent) -> Key<'_> {
-        (
-            e.draft.tenant_id.as_str(),
-            e.draft.experiment_id,
-            e.draft.user_id.as_str(),
-        )
-    }
-    // The batch's users, each with the variant its first event hashes to (keys are borrowed
-    // from the events: nothing is copied per event).
-    let mut users: Vec<(Key<'_>, Option<Variant>)> = Vec::new();
-    // Each event's user, as a position in `users` (one hash look-up per event).
+/// How long a writer keeps one stream of fold keys.
+const STREAM_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The batch's users, each with the variant its first event hashes to, sorted in lock order
+/// (one order for every writer and the exposure writer: no deadlocks), and each event's user
+/// as a position among them. Keys are borrowed from the events: nothing is copied per event.
+fn users_of<'a>(events: &[&'a PreparedEvent]) -> (Vec<(Key<'a>, Option<Variant>)>, Vec<usize>) {
+    let mut users: Vec<(Key<'a>, Option<Variant>)> = Vec::new();
     let mut user_of: Vec<usize> = Vec::with_capacity(events.len());
     {
-        let mut seen: HashMap<Key<'_>, usize> = HashMap::with_capacity(events.len());
-        for e in &events {
-            let key = key_of(e);
+        let mut seen: HashMap<Key<'a>, usize> = HashMap::with_capacity(events.len());
+        for e in events {
+            let key = (
+                e.draft.tenant_id.as_str(),
+                e.draft.experiment_id,
+                e.draft.user_id.as_str(),
+            );
             let next = users.len();
             let u = *seen.entry(key).or_insert(next);
             if u == next {
@@ -242,19 +356,141 @@ async fn write(
             user_of.push(u);
         }
     }
-    // One lock order for every writer (and the exposure writer): no deadlocks.
     let mut order: Vec<usize> = (0..users.len()).collect();
     order.sort_unstable_by(|a, b| users[*a].0.cmp(&users[*b].0));
     let mut rank = vec![0; users.len()];
     for (r, u) in order.iter().enumerate() {
         rank[*u] = r;
     }
-    let users: Vec<(Key<'_>, Option<Variant>)> = order.iter().map(|u| users[*u]).collect();
+    let users = order.iter().map(|u| users[*u]).collect();
     for u in &mut user_of {
         *u = rank[*u];
     }
+    (users, user_of)
+}
+
+/// Writes `events`, all or nothing; returns their outcomes in order. A small batch without
+/// idempotency keys (single events under load) goes in one statement that commits by itself;
+/// anything else, or a small batch that statement had to give back, in a transaction of a
+/// few statements.
+///
+/// `stream` has room for twice as many keys as there are events (a small batch given back
+/// takes new keys the second time).
+async fn write(
+    conn: &mut PgConnection,
+    stream: &mut FoldStream,
+    cache: &AssignmentCache,
+    events: &[&PreparedEvent],
+    shard: i16,
+) -> anyhow::Result<Vec<Outcome>> {
+    let small =
+        events.len() < COPY_AT_LEAST && events.iter().all(|e| e.draft.idempotency_key.is_none());
+    if small {
+        match write_small(conn, stream, cache, events, shard).await {
+            Ok(outcomes) => return Ok(outcomes),
+            Err(err) if store::events::is_retry(&err) => {}
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context("Failed to write a small batch"));
+            }
+        }
+    }
+    write_batch(conn, stream, cache, events, shard).await
+}
+
+/// The next fold key of `stream`, which the writer made room for (see `write`).
+fn next_key(stream: &mut FoldStream) -> i64 {
+    stream
+        .next_key()
+        .expect("the writer takes a new stream before this one runs out")
+}
+
+/// `write` for a small batch without idempotency keys, in the one statement of
+/// `store::events::ingest_small`.
+async fn write_small(
+    conn: &mut PgConnection,
+    stream: &mut FoldStream,
+    cache: &AssignmentCache,
+    events: &[&PreparedEvent],
+    shard: i16,
+) -> sqlx::Result<Vec<Outcome>> {
+    use store::events::{SmallEvent, SmallUser};
+    let (users, user_of) = users_of(events);
     let keys: Vec<Key<'_>> = users.iter().map(|(k, _)| *k).collect();
-    let mut tx = store::events::begin(pool)
+    let cached = cache.get(&keys);
+    let (small_users, small_events) = {
+        // (The generator is not Send: it must not live across an await.)
+        let mut ids = store::fresh_ids();
+        let small_users: Vec<SmallUser<'_>> = users
+            .iter()
+            .zip(&cached)
+            .map(|((key, fallback), known)| match known {
+                Some((id, control)) => SmallUser {
+                    key: *key,
+                    id: *id,
+                    variant: Some(variant_of(*control).as_str()),
+                    known: true,
+                },
+                None => SmallUser {
+                    key: *key,
+                    id: ids(),
+                    variant: fallback.map(|v| v.as_str()),
+                    known: false,
+                },
+            })
+            .collect();
+        let small_events: Vec<SmallEvent<'_>> = events
+            .iter()
+            .zip(&user_of)
+            .map(|(e, u)| SmallEvent {
+                id: ids(),
+                user: *u,
+                fold_key: next_key(stream),
+                draft: &e.draft,
+            })
+            .collect();
+        (small_users, small_events)
+    };
+    let assigned =
+        store::events::ingest_small(conn, &small_users, &small_events, Utc::now(), shard).await?;
+    cache.put(
+        (0..keys.len())
+            .filter(|i| cached[*i].is_none())
+            .filter_map(|i| assigned[i].map(|a| (keys[i], a))),
+    );
+    Ok(small_events
+        .iter()
+        .map(|e| match assigned[e.user] {
+            Some((_, control)) => Outcome::Stored {
+                event_id: e.id,
+                variant: variant_of(control),
+            },
+            None => Outcome::NotAssigned,
+        })
+        .collect())
+}
+
+fn variant_of(control: bool) -> Variant {
+    if control {
+        Variant::Control
+    } else {
+        Variant::Treatment
+    }
+}
+
+/// `write` in one transaction of a few statements: assignments read or created, events by
+/// binary `COPY` (or `INSERT … ON CONFLICT DO NOTHING` for those with an idempotency key, or
+/// when few), and their daily rollups.
+async fn write_batch(
+    conn: &mut PgConnection,
+    stream: &mut FoldStream,
+    cache: &AssignmentCache,
+    events: &[&PreparedEvent],
+    shard: i16,
+) -> anyhow::Result<Vec<Outcome>> {
+    let now = Utc::now();
+    let (users, user_of) = users_of(events);
+    let keys: Vec<Key<'_>> = users.iter().map(|(k, _)| *k).collect();
+    let mut tx = sqlx::Connection::begin(&mut *conn)
         .await
         .context("Failed to begin")?;
     // Assignments seen committed before come from memory; the rest from the database.
@@ -300,16 +536,13 @@ async fn write(
         for (e, u) in events.iter().zip(&user_of) {
             match assignments[*u] {
                 Some((assignment_id, control)) => {
-                    let variant = if control {
-                        Variant::Control
-                    } else {
-                        Variant::Treatment
-                    };
+                    let variant = variant_of(control);
                     let id = ids();
                     rows.push(EventRow {
                         id,
                         assignment_id,
                         variant: variant.as_str(),
+                        fold_key: next_key(stream),
                         draft: &e.draft,
                     });
                     plan.push(Some((id, variant, e.draft.idempotency_key.is_some())));
@@ -323,28 +556,21 @@ async fn write(
     let (keyed, unkeyed): (Vec<EventRow<'_>>, Vec<EventRow<'_>>) = rows
         .into_iter()
         .partition(|r| r.draft.idempotency_key.is_some());
-    // What the stored events add to the rollups: all events without a key, and those with a
-    // key the database took as new.
+    // What the stored events add to the daily rollups: all events without a key, and those
+    // with a key the database took as new.
     let deltas = |inserted: &HashSet<Uuid>| {
-        rollup_deltas(
-            &keys,
-            events
-                .iter()
-                .zip(&user_of)
-                .zip(&plan)
-                .filter_map(|((e, u), p)| {
-                    p.filter(|(id, _, keyed)| !keyed || inserted.contains(id))
-                        .map(|(_, variant, _)| (*u, &e.draft, variant))
-                }),
-        )
+        daily_deltas(events.iter().zip(&plan).filter_map(|(e, p)| {
+            p.filter(|(id, _, keyed)| !keyed || inserted.contains(id))
+                .map(|(_, variant, _)| (&e.draft, variant))
+        }))
     };
     let inserted: HashSet<Uuid> = if keyed.is_empty() && unkeyed.len() < COPY_AT_LEAST {
-        // A small batch without keys (single events under load): nothing can be a duplicate,
-        // so the events and their rollups go in one statement (COPY would cost one more round
-        // trip, a separate rollup statement another).
-        let (users, days) = deltas(&HashSet::new());
+        // A small batch without keys that `write_small` gave back (an assignment created by
+        // someone else at the same moment): nothing can be a duplicate, so the events and
+        // their daily rollups go in one statement.
+        let days = deltas(&HashSet::new());
         if !unkeyed.is_empty() {
-            store::events::insert_with_rollups(&mut tx, &unkeyed, &users, &days, shard)
+            store::events::insert_with_daily(&mut tx, &unkeyed, &days, shard)
                 .await
                 .context("Failed to insert events and update their rollups")?;
         }
@@ -370,10 +596,10 @@ async fn write(
             .context("Failed to insert events")?
             .into_iter()
             .collect();
-        let (users, days) = deltas(&inserted);
-        store::events::add_to_rollups(&mut tx, &users, &days, shard)
+        let days = deltas(&inserted);
+        store::events::add_to_daily(&mut tx, &days, shard)
             .await
-            .context("Failed to update the per-user and daily rollups")?;
+            .context("Failed to update the daily rollups")?;
         inserted
     };
     tx.commit().await.context("Failed to commit events")?;
@@ -385,17 +611,16 @@ async fn write(
             .filter_map(|i| assignments[*i].map(|a| (keys[*i], a))),
     );
 
-    let mut outcomes = plan.into_iter().map(|p| match p {
-        None => Outcome::NotAssigned,
-        Some((id, variant, keyed)) if !keyed || inserted.contains(&id) => Outcome::Stored {
-            event_id: id,
-            variant,
-        },
-        Some((_, variant, _)) => Outcome::Duplicate { variant },
-    });
-    Ok(jobs
-        .iter()
-        .map(|job| outcomes.by_ref().take(job.events.len()).collect())
+    Ok(plan
+        .into_iter()
+        .map(|p| match p {
+            None => Outcome::NotAssigned,
+            Some((id, variant, keyed)) if !keyed || inserted.contains(&id) => Outcome::Stored {
+                event_id: id,
+                variant,
+            },
+            Some((_, variant, _)) => Outcome::Duplicate { variant },
+        })
         .collect())
 }
 
@@ -488,64 +713,15 @@ impl Moments {
     }
 }
 
-/// What the stored events (each with its user's position in `users`, which is sorted in lock
-/// order) add to the per-user and per-day rollups, sorted by key (one lock order for every
+/// What the stored events add to the daily rollups, sorted by key (one lock order for every
 /// writer).
-fn rollup_deltas<'a>(
-    users: &[Key<'a>],
-    stored: impl Iterator<Item = (usize, &'a EventDraft, Variant)>,
-) -> (Vec<UserDelta<'a>>, Vec<DailyDelta>) {
+fn daily_deltas<'a>(stored: impl Iterator<Item = (&'a EventDraft, Variant)>) -> Vec<DailyDelta> {
     use std::collections::BTreeMap;
-    let mut per_user: Vec<Option<UserDelta<'a>>> = vec![None; users.len()];
     let mut days: BTreeMap<(Uuid, chrono::NaiveDate, &str), (i64, Moments, Moments)> =
         BTreeMap::new();
-    for (user, d, variant) in stored {
-        let variant = variant.as_str();
-        let (tenant_id, experiment_id, user_id) = users[user];
-        let u = per_user[user].get_or_insert(UserDelta {
-            experiment_id,
-            tenant_id,
-            user_id,
-            variant,
-            events: 0,
-            errors: 0,
-            sums: [(0, 0.0); 6],
-            positive: 0,
-            negative: 0,
-            neutral: 0,
-            first: d.timestamp,
-            last: d.timestamp,
-        });
-        u.events += 1;
-        if d.event_type == crate::domain::event::EventType::Error {
-            u.errors += 1;
-        }
-        let custom = |name: &str| d.custom.get(name).and_then(|v| v.as_f64());
-        let values = [
-            d.quality,
-            custom("citation_quality"),
-            d.latency_ms,
-            d.tokens_used.map(|t| t as f64),
-            d.cost,
-            custom("pre_experiment"),
-        ];
-        for (slot, value) in u.sums.iter_mut().zip(values) {
-            if let Some(x) = value {
-                slot.0 += 1;
-                slot.1 += x;
-            }
-        }
-        match d.satisfaction {
-            Some(crate::domain::event::Satisfaction::Positive) => u.positive += 1,
-            Some(crate::domain::event::Satisfaction::Negative) => u.negative += 1,
-            Some(crate::domain::event::Satisfaction::Neutral) => u.neutral += 1,
-            None => {}
-        }
-        u.first = u.first.min(d.timestamp);
-        u.last = u.last.max(d.timestamp);
-
+    for (d, variant) in stored {
         let day = days
-            .entry((d.experiment_id, d.timestamp.date_naive(), variant))
+            .entry((d.experiment_id, d.timestamp.date_naive(), variant.as_str()))
             .or_default();
         day.0 += 1;
         if let Some(q) = d.quality {
@@ -555,8 +731,7 @@ fn rollup_deltas<'a>(
             day.2.add(l);
         }
     }
-    let days = days
-        .into_iter()
+    days.into_iter()
         .map(
             |((experiment_id, day, variant), (events, q, l))| DailyDelta {
                 experiment_id,
@@ -567,6 +742,5 @@ fn rollup_deltas<'a>(
                 latency: (l.0, l.1, l.2),
             },
         )
-        .collect();
-    (per_user.into_iter().flatten().collect(), days)
+        .collect()
 }

@@ -5,7 +5,7 @@ use crate::domain::assignment::Variant;
 use crate::domain::event::EventDraft;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use uuid::Uuid;
@@ -17,26 +17,12 @@ pub type Key<'a> = (&'a str, Uuid, &'a str);
 pub type Assigned = (Uuid, bool);
 
 /// The existing assignment of each row of `x` (columns t, e, u): a lateral subquery per key,
-/// which `offset 0` keeps PostgreSQL from flattening into a join (see `begin`).
+/// which `offset 0` keeps PostgreSQL from flattening into a join (see `writer_connection`).
 const PROBE: &str = "cross join lateral (
     select id, variant = 'control' as control from assignments
     where tenant_id = x.t and experiment_id = x.e and user_id = x.u
     offset 0
 ) a";
-
-/// Starts a writer's transaction. Every look-up the writers make is by primary key, and the
-/// plan PostgreSQL caches for a prepared statement is kept for the life of the connection (until
-/// the table is next analysed). A plan made while `assignments` was nearly empty went on being
-/// used as the table grew: a sequential scan hashed against the batch (188 million rows read
-/// in one 20 s benchmark run), or, with hash joins off, the whole primary-key index walked per
-/// batch. The look-ups are therefore written as a lateral subquery per key (`offset 0` keeps
-/// PostgreSQL from flattening it into a join, so no join order or method is left to choose),
-/// and sequential scans are off for the writers' transactions, so that subquery can only be an
-/// index probe: each batch costs what it holds, never what the table holds.
-pub async fn begin(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
-    pool.begin_with("begin; set local enable_seqscan = off")
-        .await
-}
 
 /// The assignment of each of `keys`, by position (`None`: the user has none). One statement;
 /// nothing but ids and a flag comes back (no strings to allocate per user).
@@ -84,7 +70,7 @@ pub async fn create_assignments(
         create.iter().map(|_| fresh()).collect()
     };
     // Rows created come back by their (fresh) id, rows that existed by their position (an
-    // index probe per key, see `begin`).
+    // index probe per key, see `writer_connection`).
     static CREATE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with x as (
@@ -131,7 +117,54 @@ pub struct EventRow<'a> {
     pub id: Uuid,
     pub assignment_id: Uuid,
     pub variant: &'a str,
+    /// Its place in its writer's stream (see `FoldStream`).
+    pub fold_key: i64,
     pub draft: &'a EventDraft,
+}
+
+/// Bits of a `fold_key` that number the events of one stream.
+const SEQ_BITS: u32 = 40;
+
+/// A writer's stream of events: every event it writes gets the next `fold_key`, `stream <<
+/// 40 | seq`. A writer writes one transaction at a time on one connection, so within a stream
+/// the keys commit in order: once the fold has seen a key committed, every smaller key of that
+/// stream has either committed or never will, and the fold can keep how far it got per stream
+/// (`ingest_streams.folded_through`) instead of marking each event. A writer takes a new stream
+/// on every connection (a batch whose commit was cut off cannot then overtake the next one).
+#[derive(Debug)]
+pub struct FoldStream {
+    stream: i64,
+    seq: i64,
+    pub started: std::time::Instant,
+}
+
+impl FoldStream {
+    /// The next key of the stream; `None` once it is used up (take a new stream).
+    pub fn next_key(&mut self) -> Option<i64> {
+        if self.seq + 1 >= 1 << SEQ_BITS {
+            return None;
+        }
+        self.seq += 1;
+        Some((self.stream << SEQ_BITS) | self.seq)
+    }
+
+    /// Keys left in the stream.
+    pub fn room(&self) -> i64 {
+        (1 << SEQ_BITS) - 1 - self.seq
+    }
+}
+
+/// Registers a new stream of events for a writer.
+pub async fn new_stream(conn: &mut PgConnection) -> sqlx::Result<FoldStream> {
+    let stream: i64 =
+        sqlx::query_scalar("insert into ingest_streams default values returning stream")
+            .fetch_one(conn)
+            .await?;
+    Ok(FoldStream {
+        stream,
+        seq: 0,
+        started: std::time::Instant::now(),
+    })
 }
 
 /// `unnest($first::t0[], $first+1::t1[], …)`: one array parameter per column type.
@@ -145,7 +178,7 @@ fn unnest_params(first: usize, types: &[&str]) -> String {
 }
 
 /// The column types of `events_insert_sql`, in the order `bind_events` binds them.
-const EVENT_TYPES: [&str; 19] = [
+const EVENT_TYPES: [&str; 20] = [
     "uuid",
     "uuid",
     "text",
@@ -165,14 +198,16 @@ const EVENT_TYPES: [&str; 19] = [
     "jsonb",
     "timestamptz",
     "text",
+    "int8",
 ];
 
-/// `insert into events … select from unnest(…)` of 19 columns, with parameters from `$first`.
+/// `insert into events … select from unnest(…)` of 20 columns, with parameters from `$first`.
 fn events_insert_sql(first: usize) -> String {
     format!(
         "insert into events (id, experiment_id, tenant_id, user_id, assignment_id, variant,
              event_type, quality, latency_ms, tokens_used, cost, user_satisfaction,
-             custom_metrics, insight_id, conversation_id, intent, scope, ts, idempotency_key)
+             custom_metrics, insight_id, conversation_id, intent, scope, ts, idempotency_key,
+             fold_key)
          select * from {}
          on conflict (experiment_id, idempotency_key) where idempotency_key is not null
          do nothing",
@@ -182,33 +217,35 @@ fn events_insert_sql(first: usize) -> String {
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
-/// Binds the 19 columns of `events_insert_sql`.
+macro_rules! col {
+    ($v:expr, $f:expr) => {
+        $v.iter().map($f).collect::<Vec<_>>()
+    };
+}
+
+/// Binds the 20 columns of `events_insert_sql`.
 fn bind_events<'q>(query: PgQuery<'q>, rows: &[EventRow<'q>]) -> PgQuery<'q> {
-    macro_rules! col {
-        ($f:expr) => {
-            rows.iter().map($f).collect::<Vec<_>>()
-        };
-    }
     query
-        .bind(col!(|r| r.id))
-        .bind(col!(|r| r.draft.experiment_id))
-        .bind(col!(|r| r.draft.tenant_id.as_str()))
-        .bind(col!(|r| r.draft.user_id.as_str()))
-        .bind(col!(|r| r.assignment_id))
-        .bind(col!(|r| r.variant))
-        .bind(col!(|r| r.draft.event_type.as_str()))
-        .bind(col!(|r| r.draft.quality))
-        .bind(col!(|r| r.draft.latency_ms))
-        .bind(col!(|r| r.draft.tokens_used))
-        .bind(col!(|r| r.draft.cost))
-        .bind(col!(|r| r.draft.satisfaction.map(|s| s.as_str())))
-        .bind(col!(|r| Value::Object(r.draft.custom.clone())))
-        .bind(col!(|r| r.draft.insight_id.as_deref()))
-        .bind(col!(|r| r.draft.conversation_id.as_deref()))
-        .bind(col!(|r| r.draft.intent.as_deref()))
-        .bind(col!(|r| r.draft.scope.clone().map(Value::Object)))
-        .bind(col!(|r| r.draft.timestamp))
-        .bind(col!(|r| r.draft.idempotency_key.as_deref()))
+        .bind(col!(rows, |r| r.id))
+        .bind(col!(rows, |r| r.draft.experiment_id))
+        .bind(col!(rows, |r| r.draft.tenant_id.as_str()))
+        .bind(col!(rows, |r| r.draft.user_id.as_str()))
+        .bind(col!(rows, |r| r.assignment_id))
+        .bind(col!(rows, |r| r.variant))
+        .bind(col!(rows, |r| r.draft.event_type.as_str()))
+        .bind(col!(rows, |r| r.draft.quality))
+        .bind(col!(rows, |r| r.draft.latency_ms))
+        .bind(col!(rows, |r| r.draft.tokens_used))
+        .bind(col!(rows, |r| r.draft.cost))
+        .bind(col!(rows, |r| r.draft.satisfaction.map(|s| s.as_str())))
+        .bind(col!(rows, |r| Value::Object(r.draft.custom.clone())))
+        .bind(col!(rows, |r| r.draft.insight_id.as_deref()))
+        .bind(col!(rows, |r| r.draft.conversation_id.as_deref()))
+        .bind(col!(rows, |r| r.draft.intent.as_deref()))
+        .bind(col!(rows, |r| r.draft.scope.clone().map(Value::Object)))
+        .bind(col!(rows, |r| r.draft.timestamp))
+        .bind(col!(rows, |r| r.draft.idempotency_key.as_deref()))
+        .bind(col!(rows, |r| r.fold_key))
 }
 
 static INSERT_EVENTS: LazyLock<String> = LazyLock::new(|| events_insert_sql(1) + " returning id");
@@ -230,8 +267,9 @@ pub async fn insert(conn: &mut PgConnection, rows: &[EventRow<'_>]) -> sqlx::Res
 /// `idempotency_key` stays null).
 const COPY_EVENTS: &str = "copy events (id, experiment_id, tenant_id, user_id, assignment_id,
     variant, event_type, quality, latency_ms, tokens_used, cost, user_satisfaction,
-    custom_metrics, insight_id, conversation_id, intent, scope, ts) from stdin (format binary)";
-const COPY_FIELDS: i16 = 18;
+    custom_metrics, insight_id, conversation_id, intent, scope, ts, fold_key)
+    from stdin (format binary)";
+const COPY_FIELDS: i16 = 19;
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// Bytes buffered before a chunk goes to the server (it parses while the rest is encoded).
@@ -325,25 +363,7 @@ fn encode_row(buf: &mut Vec<u8>, r: &EventRow<'_>) {
     }
     let micros = d.timestamp.timestamp_micros() - PG_EPOCH_MICROS;
     bytes(buf, &micros.to_be_bytes());
-}
-
-/// What a batch adds to one user's row of `user_metrics`.
-#[derive(Debug, Clone)]
-pub struct UserDelta<'a> {
-    pub experiment_id: Uuid,
-    pub tenant_id: &'a str,
-    pub user_id: &'a str,
-    pub variant: &'static str,
-    pub events: i64,
-    pub errors: i64,
-    /// (count, sum) of quality, citation quality, latency, tokens, cost, and the
-    /// pre-experiment covariate (CUPED).
-    pub sums: [(i64, f64); 6],
-    pub positive: i64,
-    pub negative: i64,
-    pub neutral: i64,
-    pub first: DateTime<Utc>,
-    pub last: DateTime<Utc>,
+    bytes(buf, &r.fold_key.to_be_bytes());
 }
 
 /// What a batch adds to one (experiment, day, variant) of `daily_metrics`: (n, mean, M2)
@@ -358,78 +378,28 @@ pub struct DailyDelta {
     pub latency: (i64, f64, f64),
 }
 
-/// The column types of the `user_metrics` part of `rollups_sql`, as `bind_rollups` binds them.
-const USER_DELTA_TYPES: [&str; 23] = [
-    "uuid",
-    "text",
-    "text",
-    "text",
-    "int8",
-    "int8",
-    "int8",
-    "float8",
-    "int8",
-    "float8",
-    "int8",
-    "float8",
-    "int8",
-    "float8",
-    "int8",
-    "float8",
-    "int8",
-    "int8",
-    "int8",
-    "timestamptz",
-    "timestamptz",
-    "int8",
-    "float8",
-];
-/// The column types of its `daily_metrics` part (then one more parameter: the shard).
+/// The column types of the `daily_metrics` upsert (then one more parameter: the shard).
 const DAILY_DELTA_TYPES: [&str; 10] = [
     "uuid", "date", "text", "int8", "int8", "float8", "float8", "int8", "float8", "float8",
 ];
 
-/// The `user_metrics` upsert (parameters `$first` to `$first + 22`) as a CTE named
-/// `per_user`, then the `daily_metrics` upsert (the next 10, then the shard) as the
-/// statement's body.
-fn rollups_sql(first: usize) -> String {
-    let per_user = unnest_params(first, &USER_DELTA_TYPES);
-    let daily = unnest_params(first + USER_DELTA_TYPES.len(), &DAILY_DELTA_TYPES);
-    let shard = first + USER_DELTA_TYPES.len() + DAILY_DELTA_TYPES.len();
+/// The `daily_metrics` upsert (parameters `$first` to `$first + 9`, then the shard).
+fn daily_sql(first: usize) -> String {
+    let daily = unnest_params(first, &DAILY_DELTA_TYPES);
+    let shard = first + DAILY_DELTA_TYPES.len();
     format!(
-        "per_user as (
-             insert into user_metrics as m (experiment_id, tenant_id, user_id, variant, events,
-                 errors, quality_n, quality_sum, citation_n, citation_sum, latency_n, latency_sum,
-                 tokens_n, tokens_sum, cost_n, cost_sum, positive, negative, neutral, first_ts,
-                 last_ts, pre_n, pre_sum)
-             select * from {per_user}
-             on conflict (experiment_id, tenant_id, user_id) do update set
-                 events = m.events + excluded.events,
-                 errors = m.errors + excluded.errors,
-                 quality_n = m.quality_n + excluded.quality_n,
-                 quality_sum = m.quality_sum + excluded.quality_sum,
-                 citation_n = m.citation_n + excluded.citation_n,
-                 citation_sum = m.citation_sum + excluded.citation_sum,
-                 latency_n = m.latency_n + excluded.latency_n,
-                 latency_sum = m.latency_sum + excluded.latency_sum,
-                 tokens_n = m.tokens_n + excluded.tokens_n,
-                 tokens_sum = m.tokens_sum + excluded.tokens_sum,
-                 cost_n = m.cost_n + excluded.cost_n,
-                 cost_sum = m.cost_sum + excluded.cost_sum,
-                 positive = m.positive + excluded.positive,
-                 negative = m.negative + excluded.negative,
-                 neutral = m.neutral + excluded.neutral,
-                 first_ts = least(m.first_ts, excluded.first_ts),
-                 last_ts = greatest(m.last_ts, excluded.last_ts),
-                 pre_n = m.pre_n + excluded.pre_n,
-                 pre_sum = m.pre_sum + excluded.pre_sum
-         )
-         insert into daily_metrics as d (experiment_id, day, variant, shard, events, quality_n,
+        "insert into daily_metrics as d (experiment_id, day, variant, shard, events, quality_n,
              quality_mean, quality_m2, latency_n, latency_mean, latency_m2)
          select e, dy, v, ${shard}, ev, qn, qm, q2, ln, lm, l2
          from {daily}
              as x(e, dy, v, ev, qn, qm, q2, ln, lm, l2)
-         on conflict (experiment_id, day, variant, shard) do update set
+         {DAILY_MERGE}"
+    )
+}
+
+/// How a `daily_metrics` row takes in a delta: counts added, means and M2 merged with Chan's
+/// parallel update (exact).
+const DAILY_MERGE: &str = "on conflict (experiment_id, day, variant, shard) do update set
              events = d.events + excluded.events,
              quality_mean = case when d.quality_n + excluded.quality_n = 0 then 0 else
                  (d.quality_n * d.quality_mean + excluded.quality_n * excluded.quality_mean)
@@ -446,46 +416,11 @@ fn rollups_sql(first: usize) -> String {
                  case when d.latency_n + excluded.latency_n = 0 then 0 else
                  (excluded.latency_mean - d.latency_mean) ^ 2 * d.latency_n * excluded.latency_n
                  / (d.latency_n + excluded.latency_n) end,
-             latency_n = d.latency_n + excluded.latency_n"
-    )
-}
+             latency_n = d.latency_n + excluded.latency_n";
 
-/// Binds the 34 parameters of `rollups_sql`.
-fn bind_rollups<'q>(
-    query: PgQuery<'q>,
-    users: &[UserDelta<'q>],
-    days: &[DailyDelta],
-    shard: i16,
-) -> PgQuery<'q> {
-    macro_rules! col {
-        ($v:expr, $f:expr) => {
-            $v.iter().map($f).collect::<Vec<_>>()
-        };
-    }
+/// Binds the 11 parameters of `daily_sql`.
+fn bind_daily<'q>(query: PgQuery<'q>, days: &[DailyDelta], shard: i16) -> PgQuery<'q> {
     query
-        .bind(col!(users, |r| r.experiment_id))
-        .bind(col!(users, |r| r.tenant_id))
-        .bind(col!(users, |r| r.user_id))
-        .bind(col!(users, |r| r.variant))
-        .bind(col!(users, |r| r.events))
-        .bind(col!(users, |r| r.errors))
-        .bind(col!(users, |r| r.sums[0].0))
-        .bind(col!(users, |r| r.sums[0].1))
-        .bind(col!(users, |r| r.sums[1].0))
-        .bind(col!(users, |r| r.sums[1].1))
-        .bind(col!(users, |r| r.sums[2].0))
-        .bind(col!(users, |r| r.sums[2].1))
-        .bind(col!(users, |r| r.sums[3].0))
-        .bind(col!(users, |r| r.sums[3].1))
-        .bind(col!(users, |r| r.sums[4].0))
-        .bind(col!(users, |r| r.sums[4].1))
-        .bind(col!(users, |r| r.positive))
-        .bind(col!(users, |r| r.negative))
-        .bind(col!(users, |r| r.neutral))
-        .bind(col!(users, |r| r.first))
-        .bind(col!(users, |r| r.last))
-        .bind(col!(users, |r| r.sums[5].0))
-        .bind(col!(users, |r| r.sums[5].1))
         .bind(col!(days, |r| r.experiment_id))
         .bind(col!(days, |r| r.day))
         .bind(col!(days, |r| r.variant))
@@ -499,49 +434,346 @@ fn bind_rollups<'q>(
         .bind(shard)
 }
 
-static ADD_TO_ROLLUPS: LazyLock<String> = LazyLock::new(|| format!("with {}", rollups_sql(1)));
-static INSERT_WITH_ROLLUPS: LazyLock<String> = LazyLock::new(|| {
+static ADD_TO_DAILY: LazyLock<String> = LazyLock::new(|| daily_sql(1));
+static INSERT_WITH_DAILY: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "with ev as ({}), {}",
+        "with ev as ({}) {}",
         events_insert_sql(1),
-        rollups_sql(1 + EVENT_TYPES.len())
+        daily_sql(1 + EVENT_TYPES.len())
     )
 });
 
-/// Adds a batch's deltas to `user_metrics` and to the writer's `shard` of `daily_metrics`
-/// (merged with Chan's parallel update, exact), in one statement. Rows come sorted by key
-/// from the caller: every writer locks in the same order, so none deadlock.
-pub async fn add_to_rollups(
+/// Merges a batch's daily deltas into the writer's `shard` of `daily_metrics` (rows sorted
+/// by key by the caller: every writer locks in the same order, so none deadlock). The
+/// per-user rollups are not the writers' business: the fold makes them from the events.
+pub async fn add_to_daily(
     conn: &mut PgConnection,
-    users: &[UserDelta<'_>],
     days: &[DailyDelta],
     shard: i16,
 ) -> sqlx::Result<()> {
-    if users.is_empty() && days.is_empty() {
+    if days.is_empty() {
         return Ok(());
     }
-    bind_rollups(sqlx::query(ADD_TO_ROLLUPS.as_str()), users, days, shard)
+    bind_daily(sqlx::query(ADD_TO_DAILY.as_str()), days, shard)
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Inserts events that carry no idempotency key (so none can be a duplicate) and adds their
-/// deltas to the rollups, in one statement: a small batch, as single events under load make,
-/// costs one round trip and one statement fewer than `insert` then `add_to_rollups`.
-pub async fn insert_with_rollups(
+/// Inserts events that carry no idempotency key (so none can be a duplicate) and merges
+/// their daily deltas, in one statement.
+pub async fn insert_with_daily(
     conn: &mut PgConnection,
     rows: &[EventRow<'_>],
-    users: &[UserDelta<'_>],
     days: &[DailyDelta],
     shard: i16,
 ) -> sqlx::Result<()> {
     debug_assert!(rows.iter().all(|r| r.draft.idempotency_key.is_none()));
-    let query = bind_events(sqlx::query(INSERT_WITH_ROLLUPS.as_str()), rows);
-    bind_rollups(query, users, days, shard)
-        .execute(conn)
-        .await?;
+    let query = bind_events(sqlx::query(INSERT_WITH_DAILY.as_str()), rows);
+    bind_daily(query, days, shard).execute(conn).await?;
     Ok(())
+}
+
+/// A user of a small batch, for `ingest_small`.
+pub struct SmallUser<'a> {
+    pub key: Key<'a>,
+    /// The assignment's id: the one known (`known`), or a fresh one for the assignment to
+    /// create.
+    pub id: Uuid,
+    /// The variant: the one known, the one to create the assignment with, or `None` when the
+    /// user can only have an assignment already (the events then need one).
+    pub variant: Option<&'static str>,
+    /// The assignment is known committed (the writers' cache): nothing to look up.
+    pub known: bool,
+}
+
+/// An event of a small batch: its id, its user (a position in the users), its key in the
+/// writer's stream, its fields.
+pub struct SmallEvent<'a> {
+    pub id: Uuid,
+    pub user: usize,
+    pub fold_key: i64,
+    pub draft: &'a EventDraft,
+}
+
+/// The one statement of `ingest_small`. Its parameters: the users (`$1`–`$6`) and the time
+/// of new assignments (`$7`), the events (`$8`–`$22`), the writer's shard (`$23`).
+static INGEST_SMALL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with x as (
+             select * from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[],
+                 $6::bool[]) with ordinality as x(t, e, u, i, v, k, ord)
+         ),
+         created as (
+             insert into assignments (tenant_id, experiment_id, user_id, id, variant,
+                 assigned_at)
+             select t, e, u, i, v, $7 from x where not k and v is not null order by ord
+             on conflict (tenant_id, experiment_id, user_id) do nothing
+             returning id
+         ),
+         asg as (
+             select x.ord, x.t, x.e, x.u, x.v is not null and not x.k as creating,
+                    case when x.k or c.id is not null then x.i else a.id end as id,
+                    case when x.k or c.id is not null then x.v else a.variant end as variant
+             from x
+             left join created c on c.id = x.i
+             left join lateral (
+                 select id, variant from assignments
+                 where not x.k and tenant_id = x.t and experiment_id = x.e and user_id = x.u
+                 offset 0
+             ) a on true
+         ),
+         ev as (
+             insert into events (id, experiment_id, tenant_id, user_id, assignment_id, variant,
+                 event_type, quality, latency_ms, tokens_used, cost, user_satisfaction,
+                 custom_metrics, insight_id, conversation_id, intent, scope, ts, fold_key)
+             select r.id, asg.e, asg.t, asg.u, asg.id, asg.variant, r.ty, r.q, r.l, r.tok,
+                    r.c, r.s, r.cm, r.ins, r.conv, r.it, r.sc, r.ts, r.fk
+             from {} as r(id, uord, ty, q, l, tok, c, s, cm, ins, conv, it, sc, ts, fk)
+             join asg on asg.ord = r.uord
+             where asg.id is not null
+             returning experiment_id, ts, variant, quality, latency_ms
+         ),
+         daily as (
+             insert into daily_metrics as d (experiment_id, day, variant, shard, events,
+                 quality_n, quality_mean, quality_m2, latency_n, latency_mean, latency_m2)
+             select experiment_id, (ts at time zone 'UTC')::date, variant, $23, count(*),
+                    count(quality), coalesce(avg(quality), 0),
+                    coalesce(var_pop(quality) * count(quality), 0),
+                    count(latency_ms), coalesce(avg(latency_ms), 0),
+                    coalesce(var_pop(latency_ms) * count(latency_ms), 0)
+             from ev group by 1, 2, 3 order by 1, 2, 3
+             {DAILY_MERGE}
+         )
+         select ord, id, variant = 'control' from asg
+         where verdict_retry_if(id is null and creating)",
+        unnest_params(
+            8,
+            &[
+                "uuid",
+                "int8",
+                "text",
+                "float8",
+                "float8",
+                "int8",
+                "float8",
+                "text",
+                "jsonb",
+                "text",
+                "text",
+                "text",
+                "jsonb",
+                "timestamptz",
+                "int8",
+            ]
+        ),
+    )
+});
+
+/// Writes a small batch of events without idempotency keys in one statement, which commits by
+/// itself (the caller holds no transaction): the users' missing assignments created from the
+/// hash (an existing one is used as it is, whatever its variant), the events, and the daily
+/// rollups computed from the events as stored. One round trip, where `begin`,
+/// `create_assignments`, `insert_with_daily` and `commit` take four. Returns each user's
+/// assignment (`None`: the user has none, so their events were not stored).
+///
+/// When another transaction was creating one of these assignments at the same moment, the
+/// statement cannot see it: it then fails as a serialization failure (see `is_retry`) and
+/// nothing of it stays; the caller writes the batch again the longer way.
+pub async fn ingest_small(
+    conn: &mut PgConnection,
+    users: &[SmallUser<'_>],
+    events: &[SmallEvent<'_>],
+    now: DateTime<Utc>,
+    shard: i16,
+) -> sqlx::Result<Vec<Option<Assigned>>> {
+    debug_assert!(events.iter().all(|e| e.draft.idempotency_key.is_none()));
+    let ord = |i: usize| i as i64 + 1;
+    let rows: Vec<(i64, Option<Uuid>, Option<bool>)> = sqlx::query_as(INGEST_SMALL.as_str())
+        .bind(col!(users, |u| u.key.0))
+        .bind(col!(users, |u| u.key.1))
+        .bind(col!(users, |u| u.key.2))
+        .bind(col!(users, |u| u.id))
+        .bind(col!(users, |u| u.variant))
+        .bind(col!(users, |u| u.known))
+        .bind(now)
+        .bind(col!(events, |r| r.id))
+        .bind(col!(events, |r| ord(r.user)))
+        .bind(col!(events, |r| r.draft.event_type.as_str()))
+        .bind(col!(events, |r| r.draft.quality))
+        .bind(col!(events, |r| r.draft.latency_ms))
+        .bind(col!(events, |r| r.draft.tokens_used))
+        .bind(col!(events, |r| r.draft.cost))
+        .bind(col!(events, |r| r.draft.satisfaction.map(|s| s.as_str())))
+        .bind(col!(events, |r| Value::Object(r.draft.custom.clone())))
+        .bind(col!(events, |r| r.draft.insight_id.as_deref()))
+        .bind(col!(events, |r| r.draft.conversation_id.as_deref()))
+        .bind(col!(events, |r| r.draft.intent.as_deref()))
+        .bind(col!(events, |r| r.draft.scope.clone().map(Value::Object)))
+        .bind(col!(events, |r| r.draft.timestamp))
+        .bind(col!(events, |r| r.fold_key))
+        .bind(shard)
+        .fetch_all(conn)
+        .await?;
+    let mut found = vec![None; users.len()];
+    for (ord, id, control) in rows {
+        if let (Some(id), Some(control)) = (id, control) {
+            found[ord as usize - 1] = Some((id, control));
+        }
+    }
+    Ok(found)
+}
+
+/// Whether `err` is the serialization failure `ingest_small` raises to be written again.
+pub fn is_retry(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40001")
+}
+
+/// A connection for one of the ingestion writers (or the fold), which keeps it: every look-up
+/// they make is by key, and PostgreSQL keeps the plan of a prepared statement for the life of
+/// the connection (until the table is next analysed). A plan made while `assignments` was
+/// nearly empty went on being used as the table grew: a sequential scan hashed against the
+/// batch (188 million rows read in one 20 s benchmark run), or, with hash joins off, the whole
+/// primary-key index walked per batch. The look-ups are therefore written as a lateral
+/// subquery per key (`offset 0` keeps PostgreSQL from flattening it into a join, so no join
+/// order or method is left to choose), and sequential scans are off on this connection, so
+/// that subquery can only be an index probe: each batch costs what it holds, never what the
+/// table holds. JIT compilation is off too (see `server::db::connect`). The connection is the
+/// writer's own, outside the pool (which it would otherwise hold one of for good); it has the
+/// pool's settings otherwise.
+pub async fn writer_connection(pool: &PgPool) -> sqlx::Result<PgConnection> {
+    use sqlx::Connection;
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("enable_seqscan", "off"), ("jit", "off")]);
+    PgConnection::connect_with(&options).await
+}
+
+/// The events not folded into `user_metrics` yet, as `e` (all columns of `events`), for the
+/// streams as `s`: per stream, the keys after the last one folded (an index range scan).
+/// `filter` narrows them (`and …`), `limit` bounds each stream's share.
+pub(crate) fn unfolded_events(filter: &str, limit: &str) -> String {
+    format!(
+        "ingest_streams s cross join lateral (
+             select * from events
+             where fold_key > (s.stream << {SEQ_BITS}) + s.folded_through
+               and fold_key < ((s.stream + 1) << {SEQ_BITS}) {filter}
+             order by fold_key {limit}
+             offset 0
+         ) e"
+    )
+}
+
+/// A user's rollup columns (those of `user_metrics` after the key and variant) as aggregates
+/// of their events `e`: counts, sums, feedback counts, first and last time.
+pub(crate) const USER_AGGREGATES: &str = "count(*)::int8 as events,
+    count(*) filter (where e.event_type = 'error') as errors,
+    count(e.quality) as quality_n, coalesce(sum(e.quality), 0) as quality_sum,
+    count((e.custom_metrics ->> 'citation_quality')::float8) as citation_n,
+    coalesce(sum((e.custom_metrics ->> 'citation_quality')::float8), 0) as citation_sum,
+    count(e.latency_ms) as latency_n, coalesce(sum(e.latency_ms), 0) as latency_sum,
+    count(e.tokens_used) as tokens_n, coalesce(sum(e.tokens_used), 0)::float8 as tokens_sum,
+    count(e.cost) as cost_n, coalesce(sum(e.cost), 0) as cost_sum,
+    count(*) filter (where e.user_satisfaction = 'positive') as positive,
+    count(*) filter (where e.user_satisfaction = 'negative') as negative,
+    count(*) filter (where e.user_satisfaction = 'neutral') as neutral,
+    min(e.ts) as first_ts, max(e.ts) as last_ts,
+    count((e.custom_metrics ->> 'pre_experiment')::float8) as pre_n,
+    coalesce(sum((e.custom_metrics ->> 'pre_experiment')::float8), 0) as pre_sum";
+
+/// The rollup columns of `user_metrics` after the key and variant, in `USER_AGGREGATES` order.
+pub(crate) const USER_ROLLUP_COLUMNS: &str = "events, errors, quality_n, quality_sum,
+    citation_n, citation_sum, latency_n, latency_sum, tokens_n, tokens_sum, cost_n, cost_sum,
+    positive, negative, neutral, first_ts, last_ts, pre_n, pre_sum";
+
+/// Key of the advisory lock a fold holds: one fold at a time across all replicas.
+pub const FOLD_LOCK: i64 = 0x7665_7264_6963_7401;
+
+/// Folds up to `limit` events per stream that are not in `user_metrics` yet into it: summed
+/// per user (one upsert per user however many events and batches named them), and each
+/// stream's progress moved to the last event folded, in one transaction (an event is counted
+/// once by every reader: either folded, or among the events after its stream's progress).
+/// Returns how many events were folded, or `None` when another fold holds the lock.
+pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<u64>> {
+    static FOLD: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with ev as materialized (
+                 select s.stream, e.* from {}
+             ),
+             folded as (
+                 insert into user_metrics as m (experiment_id, tenant_id, user_id, variant,
+                     {USER_ROLLUP_COLUMNS})
+                 select e.experiment_id, e.tenant_id, e.user_id, min(e.variant),
+                        {USER_AGGREGATES}
+                 from ev e
+                 group by e.experiment_id, e.tenant_id, e.user_id
+                 order by e.experiment_id, e.tenant_id, e.user_id
+                 on conflict (experiment_id, tenant_id, user_id) do update set
+                     events = m.events + excluded.events,
+                     errors = m.errors + excluded.errors,
+                     quality_n = m.quality_n + excluded.quality_n,
+                     quality_sum = m.quality_sum + excluded.quality_sum,
+                     citation_n = m.citation_n + excluded.citation_n,
+                     citation_sum = m.citation_sum + excluded.citation_sum,
+                     latency_n = m.latency_n + excluded.latency_n,
+                     latency_sum = m.latency_sum + excluded.latency_sum,
+                     tokens_n = m.tokens_n + excluded.tokens_n,
+                     tokens_sum = m.tokens_sum + excluded.tokens_sum,
+                     cost_n = m.cost_n + excluded.cost_n,
+                     cost_sum = m.cost_sum + excluded.cost_sum,
+                     positive = m.positive + excluded.positive,
+                     negative = m.negative + excluded.negative,
+                     neutral = m.neutral + excluded.neutral,
+                     first_ts = least(m.first_ts, excluded.first_ts),
+                     last_ts = greatest(m.last_ts, excluded.last_ts),
+                     pre_n = m.pre_n + excluded.pre_n,
+                     pre_sum = m.pre_sum + excluded.pre_sum
+             ),
+             progress as (
+                 update ingest_streams t
+                 set folded_through = p.through - (t.stream << {SEQ_BITS})
+                 from (select stream, max(fold_key) as through from ev group by stream) p
+                 where t.stream = p.stream
+             )
+             select count(*) from ev",
+            unfolded_events("", "limit $1")
+        )
+    });
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
+        .bind(FOLD_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !locked {
+        return Ok(None);
+    }
+    let folded: i64 = sqlx::query_scalar(FOLD.as_str())
+        .bind(limit)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(u64::try_from(folded).unwrap_or(0)))
+}
+
+/// Forgets the streams of writers long gone (a writer takes a new stream at least hourly)
+/// whose events are all folded.
+pub async fn forget_finished_streams(conn: &mut PgConnection) -> sqlx::Result<u64> {
+    static FORGET: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "delete from ingest_streams s
+             where created_at < now() - interval '1 day'
+               and not exists (
+                   select from events
+                   where fold_key > (s.stream << {SEQ_BITS}) + s.folded_through
+                     and fold_key < ((s.stream + 1) << {SEQ_BITS}))"
+        )
+    });
+    Ok(sqlx::query(FORGET.as_str())
+        .execute(conn)
+        .await?
+        .rows_affected())
 }
 
 #[cfg(test)]
@@ -549,10 +781,10 @@ mod tests {
     use super::*;
 
     /// Every parameter of the combined statement is numbered once, in the order the binds
-    /// come: the events' 19, the per-user deltas' 23, the daily deltas' 10, then the shard.
+    /// come: the events' 20, the daily deltas' 10, then the shard.
     #[test]
     fn the_combined_statement_numbers_its_parameters_in_bind_order() {
-        let sql = INSERT_WITH_ROLLUPS.as_str();
+        let sql = INSERT_WITH_DAILY.as_str();
         let mut numbers: Vec<usize> = sql
             .split('$')
             .skip(1)
@@ -563,13 +795,35 @@ mod tests {
             })
             .map(|n| n.parse().unwrap())
             .collect();
-        assert_eq!(numbers.len(), 53);
-        assert!(sql.contains("$1::uuid[]") && sql.contains("$19::text[]"));
-        assert!(sql.contains("$20::uuid[]") && sql.contains("$42::float8[]"));
-        assert!(sql.contains("$43::uuid[]") && sql.contains("$52::float8[]"));
-        assert!(sql.contains("select e, dy, v, $53, ev"));
+        assert_eq!(numbers.len(), 31);
+        assert!(sql.contains("$1::uuid[]") && sql.contains("$20::int8[]"));
+        assert!(sql.contains("$21::uuid[]") && sql.contains("$30::float8[]"));
+        assert!(sql.contains("select e, dy, v, $31, ev"));
         numbers.sort_unstable();
-        assert_eq!(numbers, (1..=53).collect::<Vec<_>>());
-        assert!(ADD_TO_ROLLUPS.contains("$1::uuid[]") && ADD_TO_ROLLUPS.contains("v, $34, ev"));
+        assert_eq!(numbers, (1..=31).collect::<Vec<_>>());
+        assert!(ADD_TO_DAILY.contains("$1::uuid[]") && ADD_TO_DAILY.contains("v, $11, ev"));
+        let small = INGEST_SMALL.as_str();
+        assert!(small.contains("$8::uuid[]") && small.contains("$22::int8[]"));
+        assert!(small.contains("variant, $23, count(*)"));
+    }
+
+    /// A stream's keys carry the stream in their high bits and count up from 1 below them.
+    #[test]
+    fn fold_keys_count_up_within_their_stream() {
+        let mut s = FoldStream {
+            stream: 3,
+            seq: 0,
+            started: std::time::Instant::now(),
+        };
+        assert_eq!(s.next_key(), Some((3 << 40) + 1));
+        assert_eq!(s.next_key(), Some((3 << 40) + 2));
+        s.seq = (1 << 40) - 2;
+        assert_eq!(s.room(), 1);
+        assert_eq!(s.next_key(), Some((4 << 40) - 1));
+        assert_eq!(
+            s.next_key(),
+            None,
+            "the next key would be the next stream's"
+        );
     }
 }

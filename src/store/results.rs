@@ -42,17 +42,43 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// One row per user of the experiment.
+/// One row per user of the experiment: the rollups of `user_metrics`, with the events the
+/// background fold has not summed there yet added in (one consistent snapshot: an event is
+/// counted either folded or not yet, never both). Users without such events, nearly all of
+/// them, are read as stored; only those with some are summed.
 pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<UserRow>> {
-    let rows = sqlx::query_as::<_, UserMetricsRow>(
-        "select variant, events, errors, quality_n, quality_sum, citation_n, citation_sum,
-                latency_n, latency_sum, tokens_n, tokens_sum, cost_n, cost_sum,
-                positive, negative, neutral, pre_n, pre_sum
-         from user_metrics where experiment_id = $1",
-    )
-    .bind(experiment_id)
-    .fetch_all(pool)
-    .await?;
+    use crate::store::events::{USER_AGGREGATES, USER_ROLLUP_COLUMNS, unfolded_events};
+    static USER_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let sum = |c: &str| match c {
+            "first_ts" | "last_ts" => format!("p.{c}"),
+            _ => format!("p.{c} + coalesce(m.{c}, 0)"),
+        };
+        let summed: Vec<String> = USER_ROLLUP_COLUMNS
+            .split(',')
+            .map(|c| sum(c.trim()))
+            .collect();
+        format!(
+            "with pending as materialized (
+                 select e.tenant_id, e.user_id, min(e.variant) as variant, {USER_AGGREGATES}
+                 from {}
+                 group by e.tenant_id, e.user_id
+             )
+             select variant, {USER_ROLLUP_COLUMNS} from user_metrics m
+             where experiment_id = $1 and not exists (
+                 select from pending p where p.tenant_id = m.tenant_id and p.user_id = m.user_id)
+             union all
+             select p.variant, {}
+             from pending p
+             left join user_metrics m
+                 on m.experiment_id = $1 and m.tenant_id = p.tenant_id and m.user_id = p.user_id",
+            unfolded_events("and experiment_id = $1", ""),
+            summed.join(", ")
+        )
+    });
+    let rows = sqlx::query_as::<_, UserMetricsRow>(USER_ROWS.as_str())
+        .bind(experiment_id)
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| UserRow {

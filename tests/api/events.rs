@@ -553,7 +553,16 @@ async fn large_mixed_batches_store_every_field_and_keep_the_rollups_exact(pool: 
     .unwrap();
     assert_eq!(row, (None, json!({}), None, None));
 
-    // The rollups agree with the events, user by user and day by day.
+    // The rollups agree with the events, user by user and day by day, once every event is
+    // folded into the per-user ones.
+    let mut conn = app.pool.acquire().await.unwrap();
+    while verdict::store::events::fold(&mut conn, i64::MAX)
+        .await
+        .unwrap()
+        != Some(0)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let mismatched: i64 = sqlx::query_scalar(
         "with e as (
              select tenant_id, user_id, count(*) as n,
@@ -596,4 +605,74 @@ async fn large_mixed_batches_store_every_field_and_keep_the_rollups_exact(pool: 
     .await
     .unwrap();
     assert_eq!(daily, events);
+}
+
+/// A single event for a user whose assignment another transaction is creating at that very
+/// moment (here: with the variant the hash does not give, as a resolve under an earlier
+/// allocation could have): the event waits for it, and is stored with that assignment and its
+/// variant, not a second one.
+#[sqlx::test]
+async fn an_assignment_being_created_elsewhere_is_the_one_an_event_gets(pool: PgPool) {
+    use verdict::domain::assignment::{Allocation, Variant, assign};
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let service = app.token(Role::Service, Some("acme")).await;
+    let id = app
+        .live_experiment(&root, &experiment_body("raced"), 1)
+        .await;
+    let salt: String = sqlx::query_scalar("select salt from experiments where id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let hashed = assign(&salt, "racer", Allocation::new(50, 50)).unwrap();
+    let other = match hashed {
+        Variant::Control => "treatment",
+        Variant::Treatment => "control",
+    };
+    let assignment = uuid::Uuid::now_v7();
+    let mut elsewhere = app.pool.begin().await.unwrap();
+    sqlx::query(
+        "insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at)
+         values ('acme', $1::uuid, 'racer', $2, $3, now())",
+    )
+    .bind(&id)
+    .bind(assignment)
+    .bind(other)
+    .execute(&mut *elsewhere)
+    .await
+    .unwrap();
+
+    let path = events_path(&id);
+    let event = json!({"userId": "racer", "eventType": "conversion", "metrics": {"quality": 0.5}});
+    let send = app.post_as(&path, &service, &event);
+    let commit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        elsewhere.commit().await.unwrap();
+    };
+    let (r, ()) = tokio::join!(send, commit);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["variant"], other);
+    let (stored_assignment, variant): (uuid::Uuid, String) =
+        sqlx::query_as("select assignment_id, variant from events where id = $1::uuid")
+            .bind(r.body["eventId"].as_str().unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((stored_assignment, variant.as_str()), (assignment, other));
+    let assignments: i64 = sqlx::query_scalar(
+        "select count(*) from assignments where experiment_id = $1::uuid and user_id = 'racer'",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(assignments, 1);
+    // The rollups (folded or not) count the user once, in that variant.
+    let rows = verdict::store::results::user_rows(&app.pool, id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].variant.as_str(), other);
+    assert_eq!(rows[0].events, 1);
 }

@@ -210,3 +210,127 @@ async fn a_breached_guardrail_pauses_an_experiment_that_asked_for_it(pool: PgPoo
     );
     assert_eq!(last["actor"], "verdict (guardrail)");
 }
+
+/// The events of experiment `id` not folded into the per-user rollups yet.
+async fn unfolded(app: &TestApp, id: &str) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from ingest_streams s join events e
+             on e.fold_key > (s.stream << 40) + s.folded_through
+            and e.fold_key < (s.stream + 1) << 40
+         where e.experiment_id = $1::uuid",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// The experiment's per-user rows as the results read them, in a fixed order.
+async fn user_rows(app: &TestApp, id: &str) -> Vec<String> {
+    let rows = verdict::store::results::user_rows(&app.pool, id.parse().unwrap())
+        .await
+        .unwrap();
+    let mut rows: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
+    rows.sort();
+    rows
+}
+
+/// Folds every event not folded yet (the background fold may hold the lock for a moment).
+async fn fold_everything(app: &TestApp) {
+    let mut conn = app.pool.acquire().await.unwrap();
+    while verdict::store::events::fold(&mut conn, i64::MAX)
+        .await
+        .unwrap()
+        != Some(0)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The per-user rollups are folded from the events in the background: the results read the
+/// events not folded yet too, so they are the same before the fold and after it, and a user
+/// with both folded and unfolded events is counted whole.
+#[sqlx::test]
+async fn results_count_events_not_yet_folded_and_the_fold_changes_nothing(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let id = app
+        .live_experiment(&root, &experiment_body("folded"), 1)
+        .await;
+    // Values exact in binary, so sums in any order are equal to the bit.
+    let batch = || -> Vec<Value> {
+        (0..30)
+            .map(|i| {
+                let q = 0.25 * (i % 4) as f64;
+                event(&id, &format!("user-{i}"), q, 100.0 + i as f64, "positive")
+            })
+            .collect()
+    };
+    // While this connection holds the fold's lock, no fold runs.
+    let mut holder = app.pool.acquire().await.unwrap();
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(verdict::store::events::FOLD_LOCK)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    send(&app, &root, batch()).await;
+    send(&app, &root, batch()).await;
+    assert_eq!(unfolded(&app, &id).await, 60);
+    let before = user_rows(&app, &id).await;
+    assert_eq!(before.len(), 30);
+    assert!(
+        before.iter().all(|r| r.contains("events: 2,")),
+        "{before:?}"
+    );
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert_eq!(
+        verdict::store::events::fold(&mut conn, i64::MAX)
+            .await
+            .unwrap(),
+        None,
+        "a fold does nothing while another holds the lock"
+    );
+
+    sqlx::query("select pg_advisory_unlock($1)")
+        .bind(verdict::store::events::FOLD_LOCK)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    fold_everything(&app).await;
+    assert_eq!(unfolded(&app, &id).await, 0);
+    let folded: i64 = sqlx::query_scalar(
+        "select count(*) from user_metrics where experiment_id = $1::uuid and events = 2",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(folded, 30, "one row per user, both batches in it");
+    assert_eq!(user_rows(&app, &id).await, before);
+
+    // Folded and unfolded together: a third batch, not folded yet.
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(verdict::store::events::FOLD_LOCK)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    send(&app, &root, batch()).await;
+    let mixed = user_rows(&app, &id).await;
+    assert_eq!(mixed.len(), 30);
+    assert!(mixed.iter().all(|r| r.contains("events: 3,")), "{mixed:?}");
+    // (Any snapshot the background job stored earlier would be served instead: drop it.)
+    sqlx::query("delete from result_snapshots where experiment_id = $1::uuid")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = app
+        .get_as(&format!("{EXPERIMENTS}/{id}/results"), &root)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let samples = r.body["control"]["samples"].as_u64().unwrap()
+        + r.body["treatment"]["samples"].as_u64().unwrap();
+    let events = r.body["control"]["events"].as_u64().unwrap()
+        + r.body["treatment"]["events"].as_u64().unwrap();
+    assert_eq!((samples, events), (30, 90));
+}
