@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 /// Most events waiting or being written at once.
@@ -30,8 +30,9 @@ const COPY_AT_LEAST: usize = 64;
 /// one writer each commit carries every event that queued during the last one; with more
 /// writers each carried fewer, and they queued for the WAL behind each other (single events,
 /// 20 s: 15,374 and 13,683/s with one writer, 10,524 and 13,186/s with two, 7,443–10,088/s
-/// with three). Two lanes, so a single event never waits behind a 10,000-event batch.
-const LARGE_AT_LEAST: usize = 64;
+/// with three). Two lanes, so a single event never waits behind a 10,000-event batch. (The
+/// small lane's submissions are those the one-statement path can take.)
+const LARGE_AT_LEAST: usize = COPY_AT_LEAST;
 
 /// An event checked against the snapshot, ready for the writers.
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ impl Ingest {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(writer(
                 pool.clone(),
-                Arc::new(Mutex::new(rx)),
+                rx,
                 stats.clone(),
                 cache.clone(),
                 shard,
@@ -251,7 +252,7 @@ async fn fold(pool: PgPool, stats: std::sync::Weak<Stats>) {
 /// known finished), and stops when the queue closes or the pool does.
 async fn writer(
     pool: PgPool,
-    rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
     stats: Arc<Stats>,
     cache: Arc<AssignmentCache>,
     shard: i16,
@@ -260,7 +261,6 @@ async fn writer(
     loop {
         let mut jobs = Vec::new();
         {
-            let mut rx = rx.lock().await;
             let first = tokio::select! {
                 job = rx.recv() => job,
                 () = pool.close_event() => None,

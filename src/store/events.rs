@@ -178,28 +178,14 @@ fn unnest_params(first: usize, types: &[&str]) -> String {
 }
 
 /// The column types of `events_insert_sql`, in the order `bind_events` binds them.
-const EVENT_TYPES: [&str; 20] = [
-    "uuid",
-    "uuid",
-    "text",
-    "text",
-    "uuid",
-    "text",
-    "text",
-    "float8",
-    "float8",
-    "int8",
-    "float8",
-    "text",
-    "jsonb",
-    "text",
-    "text",
-    "text",
-    "jsonb",
-    "timestamptz",
-    "text",
-    "int8",
-];
+fn event_types() -> Vec<&'static str> {
+    [
+        &["uuid", "uuid", "text", "text", "uuid", "text"][..],
+        &EVENT_FIELD_TYPES,
+        &["text", "int8"],
+    ]
+    .concat()
+}
 
 /// `insert into events … select from unnest(…)` of 20 columns, with parameters from `$first`.
 fn events_insert_sql(first: usize) -> String {
@@ -211,7 +197,7 @@ fn events_insert_sql(first: usize) -> String {
          select * from {}
          on conflict (experiment_id, idempotency_key) where idempotency_key is not null
          do nothing",
-        unnest_params(first, &EVENT_TYPES)
+        unnest_params(first, &event_types())
     )
 }
 
@@ -225,27 +211,52 @@ macro_rules! col {
 
 /// Binds the 20 columns of `events_insert_sql`.
 fn bind_events<'q>(query: PgQuery<'q>, rows: &[EventRow<'q>]) -> PgQuery<'q> {
-    query
+    let query = query
         .bind(col!(rows, |r| r.id))
         .bind(col!(rows, |r| r.draft.experiment_id))
         .bind(col!(rows, |r| r.draft.tenant_id.as_str()))
         .bind(col!(rows, |r| r.draft.user_id.as_str()))
         .bind(col!(rows, |r| r.assignment_id))
-        .bind(col!(rows, |r| r.variant))
-        .bind(col!(rows, |r| r.draft.event_type.as_str()))
-        .bind(col!(rows, |r| r.draft.quality))
-        .bind(col!(rows, |r| r.draft.latency_ms))
-        .bind(col!(rows, |r| r.draft.tokens_used))
-        .bind(col!(rows, |r| r.draft.cost))
-        .bind(col!(rows, |r| r.draft.satisfaction.map(|s| s.as_str())))
-        .bind(col!(rows, |r| Value::Object(r.draft.custom.clone())))
-        .bind(col!(rows, |r| r.draft.insight_id.as_deref()))
-        .bind(col!(rows, |r| r.draft.conversation_id.as_deref()))
-        .bind(col!(rows, |r| r.draft.intent.as_deref()))
-        .bind(col!(rows, |r| r.draft.scope.clone().map(Value::Object)))
-        .bind(col!(rows, |r| r.draft.timestamp))
+        .bind(col!(rows, |r| r.variant));
+    let query = bind_event_fields(query, &col!(rows, |r| r.draft));
+    query
         .bind(col!(rows, |r| r.draft.idempotency_key.as_deref()))
         .bind(col!(rows, |r| r.fold_key))
+}
+
+/// The types of an event's own fields, as `bind_event_fields` binds them (event type to
+/// timestamp).
+const EVENT_FIELD_TYPES: [&str; 12] = [
+    "text",
+    "float8",
+    "float8",
+    "int8",
+    "float8",
+    "text",
+    "jsonb",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "timestamptz",
+];
+
+/// Binds the 12 columns of the events' own fields (`EVENT_FIELD_TYPES`), shared by every
+/// statement that inserts events.
+fn bind_event_fields<'q>(query: PgQuery<'q>, drafts: &[&'q EventDraft]) -> PgQuery<'q> {
+    query
+        .bind(col!(drafts, |d| d.event_type.as_str()))
+        .bind(col!(drafts, |d| d.quality))
+        .bind(col!(drafts, |d| d.latency_ms))
+        .bind(col!(drafts, |d| d.tokens_used))
+        .bind(col!(drafts, |d| d.cost))
+        .bind(col!(drafts, |d| d.satisfaction.map(|s| s.as_str())))
+        .bind(col!(drafts, |d| Value::Object(d.custom.clone())))
+        .bind(col!(drafts, |d| d.insight_id.as_deref()))
+        .bind(col!(drafts, |d| d.conversation_id.as_deref()))
+        .bind(col!(drafts, |d| d.intent.as_deref()))
+        .bind(col!(drafts, |d| d.scope.clone().map(Value::Object)))
+        .bind(col!(drafts, |d| d.timestamp))
 }
 
 static INSERT_EVENTS: LazyLock<String> = LazyLock::new(|| events_insert_sql(1) + " returning id");
@@ -439,7 +450,7 @@ static INSERT_WITH_DAILY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "with ev as ({}) {}",
         events_insert_sql(1),
-        daily_sql(1 + EVENT_TYPES.len())
+        daily_sql(1 + event_types().len())
     )
 });
 
@@ -549,23 +560,7 @@ static INGEST_SMALL: LazyLock<String> = LazyLock::new(|| {
          where verdict_retry_if(id is null and creating)",
         unnest_params(
             8,
-            &[
-                "uuid",
-                "int8",
-                "text",
-                "float8",
-                "float8",
-                "int8",
-                "float8",
-                "text",
-                "jsonb",
-                "text",
-                "text",
-                "text",
-                "jsonb",
-                "timestamptz",
-                "int8",
-            ]
+            &[&["uuid", "int8"][..], &EVENT_FIELD_TYPES, &["int8"]].concat()
         ),
     )
 });
@@ -589,7 +584,7 @@ pub async fn ingest_small(
 ) -> sqlx::Result<Vec<Option<Assigned>>> {
     debug_assert!(events.iter().all(|e| e.draft.idempotency_key.is_none()));
     let ord = |i: usize| i as i64 + 1;
-    let rows: Vec<(i64, Option<Uuid>, Option<bool>)> = sqlx::query_as(INGEST_SMALL.as_str())
+    let query = sqlx::query(INGEST_SMALL.as_str())
         .bind(col!(users, |u| u.key.0))
         .bind(col!(users, |u| u.key.1))
         .bind(col!(users, |u| u.key.2))
@@ -598,25 +593,18 @@ pub async fn ingest_small(
         .bind(col!(users, |u| u.known))
         .bind(now)
         .bind(col!(events, |r| r.id))
-        .bind(col!(events, |r| ord(r.user)))
-        .bind(col!(events, |r| r.draft.event_type.as_str()))
-        .bind(col!(events, |r| r.draft.quality))
-        .bind(col!(events, |r| r.draft.latency_ms))
-        .bind(col!(events, |r| r.draft.tokens_used))
-        .bind(col!(events, |r| r.draft.cost))
-        .bind(col!(events, |r| r.draft.satisfaction.map(|s| s.as_str())))
-        .bind(col!(events, |r| Value::Object(r.draft.custom.clone())))
-        .bind(col!(events, |r| r.draft.insight_id.as_deref()))
-        .bind(col!(events, |r| r.draft.conversation_id.as_deref()))
-        .bind(col!(events, |r| r.draft.intent.as_deref()))
-        .bind(col!(events, |r| r.draft.scope.clone().map(Value::Object)))
-        .bind(col!(events, |r| r.draft.timestamp))
+        .bind(col!(events, |r| ord(r.user)));
+    let query = bind_event_fields(query, &col!(events, |r| r.draft));
+    let rows = query
         .bind(col!(events, |r| r.fold_key))
         .bind(shard)
         .fetch_all(conn)
         .await?;
     let mut found = vec![None; users.len()];
-    for (ord, id, control) in rows {
+    for row in rows {
+        use sqlx::Row;
+        let (ord, id, control): (i64, Option<Uuid>, Option<bool>) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         if let (Some(id), Some(control)) = (id, control) {
             found[ord as usize - 1] = Some((id, control));
         }
@@ -658,11 +646,20 @@ pub(crate) fn unfolded_events(filter: &str, limit: &str) -> String {
     format!(
         "ingest_streams s cross join lateral (
              select * from events
-             where fold_key > (s.stream << {SEQ_BITS}) + s.folded_through
-               and fold_key < ((s.stream + 1) << {SEQ_BITS}) {filter}
+             where {} {filter}
              order by fold_key {limit}
              offset 0
-         ) e"
+         ) e",
+        after_progress()
+    )
+}
+
+/// The events of stream `s` after its progress: the keys of the stream above the last one
+/// folded.
+fn after_progress() -> String {
+    format!(
+        "fold_key > (s.stream << {SEQ_BITS}) + s.folded_through
+         and fold_key < ((s.stream + 1) << {SEQ_BITS})"
     )
 }
 
@@ -764,10 +761,8 @@ pub async fn forget_finished_streams(conn: &mut PgConnection) -> sqlx::Result<u6
         format!(
             "delete from ingest_streams s
              where created_at < now() - interval '1 day'
-               and not exists (
-                   select from events
-                   where fold_key > (s.stream << {SEQ_BITS}) + s.folded_through
-                     and fold_key < ((s.stream + 1) << {SEQ_BITS}))"
+               and not exists (select from events where {})",
+            after_progress()
         )
     });
     Ok(sqlx::query(FORGET.as_str())

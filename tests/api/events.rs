@@ -555,14 +555,7 @@ async fn large_mixed_batches_store_every_field_and_keep_the_rollups_exact(pool: 
 
     // The rollups agree with the events, user by user and day by day, once every event is
     // folded into the per-user ones.
-    let mut conn = app.pool.acquire().await.unwrap();
-    while verdict::store::events::fold(&mut conn, i64::MAX)
-        .await
-        .unwrap()
-        != Some(0)
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.fold_everything().await;
     let mismatched: i64 = sqlx::query_scalar(
         "with e as (
              select tenant_id, user_id, count(*) as n,

@@ -82,6 +82,19 @@ impl Reply {
 }
 
 impl TestApp {
+    /// Folds every event not folded into the per-user rollups yet (the background fold may
+    /// hold the lock for a moment).
+    pub async fn fold_everything(&self) {
+        let mut conn = self.pool.acquire().await.unwrap();
+        while verdict::store::events::fold(&mut conn, i64::MAX)
+            .await
+            .unwrap()
+            != Some(0)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// A new token's secret.
     pub async fn token(&self, role: Role, tenant: Option<&str>) -> String {
         tokens::create(&self.pool, role, tenant.map(str::to_owned), "test")

@@ -235,18 +235,6 @@ async fn user_rows(app: &TestApp, id: &str) -> Vec<String> {
     rows
 }
 
-/// Folds every event not folded yet (the background fold may hold the lock for a moment).
-async fn fold_everything(app: &TestApp) {
-    let mut conn = app.pool.acquire().await.unwrap();
-    while verdict::store::events::fold(&mut conn, i64::MAX)
-        .await
-        .unwrap()
-        != Some(0)
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 /// The per-user rollups are folded from the events in the background: the results read the
 /// events not folded yet too, so they are the same before the fold and after it, and a user
 /// with both folded and unfolded events is counted whole.
@@ -296,7 +284,7 @@ async fn results_count_events_not_yet_folded_and_the_fold_changes_nothing(pool: 
         .execute(&mut *holder)
         .await
         .unwrap();
-    fold_everything(&app).await;
+    app.fold_everything().await;
     assert_eq!(unfolded(&app, &id).await, 0);
     let folded: i64 = sqlx::query_scalar(
         "select count(*) from user_metrics where experiment_id = $1::uuid and events = 2",
