@@ -147,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
         database_url: String::new(),
         addr: "127.0.0.1:0".parse()?,
         require_approval: false,
+        insecure_cookies: false,
     };
     let app = Application::build(&settings, pool.clone()).await?;
     let base = format!("http://127.0.0.1:{}", app.port());

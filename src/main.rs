@@ -29,6 +29,19 @@ enum Command {
     },
     /// Fill the database with sample experiments and simulated traffic.
     Demo,
+    /// Events the fold could not add to the rollups (values stored before the bounds).
+    Quarantine {
+        #[command(subcommand)]
+        command: Option<QuarantineCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// List the quarantined events (the default).
+    List,
+    /// Fold the quarantined events again, once repaired in `events`, and release them.
+    Release,
 }
 
 #[derive(Subcommand)]
@@ -44,6 +57,10 @@ enum TokenCommand {
         /// A note to tell tokens apart.
         #[arg(long, default_value = "")]
         label: String,
+        /// When the token stops working: a duration from now (`90d`, `12h`, `30m`) or an
+        /// RFC 3339 time. Never, when not given.
+        #[arg(long)]
+        expires: Option<String>,
     },
     /// Revoke a token, given its text or its id.
     Revoke { token: String },
@@ -89,15 +106,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     role,
                     tenant,
                     label,
+                    expires,
                 } => {
-                    let token = tokens::create(&pool, role, tenant, &label)
+                    let expires_at = expires
+                        .as_deref()
+                        .map(|e| verdict::domain::auth::parse_expiry(e, chrono::Utc::now()))
+                        .transpose()
+                        .map_err(|e| anyhow::anyhow!("--expires: {e}"))?;
+                    let token = tokens::create_expiring(&pool, role, tenant, &label, expires_at)
                         .await
                         .map_err(service_error)?;
                     println!(
-                        "created {} token {} for {}",
+                        "created {} token {} for {}{}",
                         token.role,
                         token.id,
-                        token.tenant_id.as_deref().unwrap_or("all tenants")
+                        token.tenant_id.as_deref().unwrap_or("all tenants"),
+                        expires_at
+                            .map(|at| format!(", expiring {}", at.to_rfc3339()))
+                            .unwrap_or_default()
                     );
                     println!("{}", token.secret);
                     Ok(())
@@ -108,6 +134,35 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     Ok(())
                 }
             }
+        }
+        Command::Quarantine { command } => {
+            db::migrate(&pool).await?;
+            match command.unwrap_or(QuarantineCommand::List) {
+                QuarantineCommand::List => {
+                    let rows = verdict::store::events::quarantined(&pool, 10_000).await?;
+                    for q in &rows {
+                        println!(
+                            "{}  experiment {}  tenant {:?} user {:?}  {}  ({})",
+                            q.event_id,
+                            q.experiment_id,
+                            q.tenant_id,
+                            q.user_id,
+                            q.reason,
+                            q.quarantined_at.to_rfc3339()
+                        );
+                    }
+                    println!("{} quarantined events", rows.len());
+                }
+                QuarantineCommand::Release => {
+                    let n = verdict::store::events::release_quarantined(&pool)
+                        .await
+                        .map_err(|e| {
+                            anyhow::anyhow!("the quarantined events still cannot be folded: {e}")
+                        })?;
+                    println!("released {n} events into the rollups");
+                }
+            }
+            Ok(())
         }
         Command::Demo => {
             db::migrate(&pool).await?;

@@ -19,8 +19,10 @@ test("a good token signs in and opens the dashboard", async ({ page }) => {
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByRole("heading", { name: "A/B Tests" })).toBeVisible();
   const cookies = await page.context().cookies();
-  const session = cookies.find((c) => c.name === "verdict_session");
+  const session = cookies.find((c) => c.name === "__Host-verdict_session");
   expect(session?.httpOnly).toBe(true);
   expect(session?.sameSite).toBe("Strict");
+  expect(session?.secure).toBe(true);
+  expect(session?.path).toBe("/");
   await page.screenshot({ path: "test-results/signed-in.png" });
 });

@@ -26,7 +26,9 @@ async function liveExperiment(request: APIRequestContext, name: string): Promise
   });
   expect(created.status()).toBe(201);
   const id = (await created.json()).experimentId as string;
-  const live = async () => (await (await request.get("/healthz")).json()).runtime.experiments as number;
+  // The operator's view of /healthz (a super_admin token) shows the runtime's counters.
+  const live = async () =>
+    (await (await request.get("/healthz", { headers: auth() })).json()).runtime.experiments as number;
   const before = await live();
   const started = await request.post(`/api/v1/admin/insights/experiments/${id}/start`, { headers: auth() });
   expect(started.status()).toBe(200);

@@ -7,14 +7,14 @@ use leptos::server_fn::codec::Json;
 /// `POST /api/fn/sign_in` with `{"token": "vdt_…"}`.
 #[server(prefix = "/api/fn", endpoint = "sign_in", input = Json)]
 pub async fn sign_in(token: String) -> Result<Principal, ApiError> {
-    use crate::server::auth::{is_https, session_set_cookie};
+    use crate::server::auth::session_set_cookie;
     let state = super::ssr::state()?;
-    let (who, session) =
-        super::ssr::respond(crate::service::auth::sign_in(&state.pool, &token).await)?;
-    let https = is_https(&super::ssr::headers());
+    let (who, session) = super::ssr::respond(
+        crate::service::auth::sign_in(&state.runtime, &state.pool, &token).await,
+    )?;
     super::ssr::set_header(
         axum::http::header::SET_COOKIE,
-        &session_set_cookie(&session, https),
+        &session_set_cookie(&session, state.secure_cookies),
     );
     Ok(who)
 }
@@ -22,15 +22,15 @@ pub async fn sign_in(token: String) -> Result<Principal, ApiError> {
 /// Ends the browser session. `POST /api/fn/sign_out` with `{}`.
 #[server(prefix = "/api/fn", endpoint = "sign_out", input = Json)]
 pub async fn sign_out() -> Result<(), ApiError> {
-    use crate::server::auth::{is_https, session_clear_cookie, session_cookie};
+    use crate::server::auth::{session_clear_cookie, session_cookie};
     let state = super::ssr::state()?;
     let headers = super::ssr::headers();
-    if let Some(session) = session_cookie(&headers) {
+    if let Some(session) = session_cookie(&headers, state.secure_cookies) {
         super::ssr::respond(crate::service::auth::sign_out(&state.pool, session).await)?;
     }
     super::ssr::set_header(
         axum::http::header::SET_COOKIE,
-        &session_clear_cookie(is_https(&headers)),
+        &session_clear_cookie(state.secure_cookies),
     );
     Ok(())
 }

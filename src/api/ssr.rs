@@ -21,10 +21,19 @@ pub(crate) fn headers() -> axum::http::HeaderMap {
         .unwrap_or_default()
 }
 
-/// The state and the authenticated caller of this server function.
+/// The state and the authenticated caller of this server function (found by the guard
+/// before the arguments were read, or, for a page's server render, now).
 pub(crate) async fn caller() -> Result<(AppState, Principal), ApiError> {
     let state = state()?;
-    let who = crate::server::auth::principal(&state.pool, &headers())
+    let parts = use_context::<axum::http::request::Parts>();
+    if let Some(crate::server::guard::Authenticated(who)) = parts
+        .as_ref()
+        .and_then(|p| p.extensions.get::<crate::server::guard::Authenticated>())
+    {
+        return Ok((state, who.clone()));
+    }
+    let headers = parts.map(|p| p.headers).unwrap_or_default();
+    let who = crate::server::auth::principal(&state, &headers)
         .await
         .map_err(ApiError::from)?;
     Ok((state, who))

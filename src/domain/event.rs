@@ -2,6 +2,7 @@
 //! worth storing. Each refusal names its field; a batch reports per event.
 
 use crate::domain::FieldError;
+use crate::domain::limits::{MAX_COST, MAX_CUSTOM_ABS, MAX_LATENCY_MS, MAX_TOKENS, scope_problem};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -105,8 +106,14 @@ struct Check<'a> {
     errors: Vec<FieldError>,
 }
 
+/// Most errors reported for one event (a body of a thousand unknown fields gets this many).
+const MAX_ERRORS: usize = 20;
+
 impl Check<'_> {
     fn add(&mut self, field: &str, message: impl Into<String>) {
+        if self.errors.len() >= MAX_ERRORS {
+            return;
+        }
         self.errors
             .push(FieldError::new(format!("{}{field}", self.prefix), message));
     }
@@ -274,21 +281,29 @@ pub fn parse_event(
                     }
                     "latency" => {
                         latency_ms = c.metric(value, field);
-                        if latency_ms.is_some_and(|l| l < 0.0) {
-                            c.add(&field(), "must be at least 0 (milliseconds)");
+                        if latency_ms.is_some_and(|l| !(0.0..=MAX_LATENCY_MS).contains(&l)) {
+                            c.add(
+                                &field(),
+                                format!("must be from 0 to {MAX_LATENCY_MS} (milliseconds)"),
+                            );
                             latency_ms = None;
                         }
                     }
                     "tokensUsed" => match value {
-                        Value::Number(n) if n.as_i64().is_some_and(|t| t >= 0) => {
+                        Value::Number(n)
+                            if n.as_i64().is_some_and(|t| (0..=MAX_TOKENS).contains(&t)) =>
+                        {
                             tokens_used = n.as_i64();
                         }
-                        _ => c.add(&field(), "must be a whole number of at least 0"),
+                        _ => c.add(
+                            &field(),
+                            format!("must be a whole number from 0 to {MAX_TOKENS}"),
+                        ),
                     },
                     "cost" => {
                         cost = c.metric(value, field);
-                        if cost.is_some_and(|x| x < 0.0) {
-                            c.add(&field(), "must be at least 0");
+                        if cost.is_some_and(|x| !(0.0..=MAX_COST).contains(&x)) {
+                            c.add(&field(), format!("must be from 0 to {MAX_COST}"));
                             cost = None;
                         }
                     }
@@ -299,6 +314,15 @@ pub fn parse_event(
                         }
                         _ => c.add(&field(), "must be one of positive, negative, neutral"),
                     },
+                    name if custom.len() >= MAX_CUSTOM_METRICS => {
+                        // Counted as they are taken: a huge object costs no more than the
+                        // allowance to refuse.
+                        c.add(
+                            "metrics",
+                            format!("at most {MAX_CUSTOM_METRICS} custom metrics (got {name:?} and more)"),
+                        );
+                        break;
+                    }
                     name => {
                         let valid_name = !name.is_empty()
                             && name.len() <= 64
@@ -316,6 +340,10 @@ pub fn parse_event(
                             Some(x) if name == "citation_quality" && !(0.0..=1.0).contains(&x) => {
                                 c.add(&field(), "must be between 0 and 1")
                             }
+                            Some(x) if x.abs() > MAX_CUSTOM_ABS => c.add(
+                                &field(),
+                                format!("must be from -{MAX_CUSTOM_ABS} to {MAX_CUSTOM_ABS}"),
+                            ),
                             Some(x) => {
                                 custom.insert(name.to_owned(), Value::from(x));
                             }
@@ -323,12 +351,6 @@ pub fn parse_event(
                         }
                     }
                 }
-            }
-            if custom.len() > MAX_CUSTOM_METRICS {
-                c.add(
-                    "metrics",
-                    format!("at most {MAX_CUSTOM_METRICS} custom metrics"),
-                );
             }
         }
         Some(_) => c.add("metrics", "must be a JSON object"),
@@ -348,7 +370,10 @@ pub fn parse_event(
             intent = c.text(ctx, "intent", "context.intent");
             match ctx.get("scope") {
                 None | Some(Value::Null) => {}
-                Some(Value::Object(s)) => scope = Some(s.clone()),
+                Some(Value::Object(s)) => match scope_problem(s) {
+                    None => scope = Some(s.clone()),
+                    Some(problem) => c.add("context.scope", problem),
+                },
                 Some(_) => c.add("context.scope", "must be a JSON object"),
             }
         }
@@ -410,10 +435,116 @@ pub fn parse_event(
     }
 }
 
+/// Why a batch body could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchError {
+    /// More than [`MAX_BATCH`] events: refused as soon as the one past the limit begins.
+    TooMany,
+    /// Not `{"events": [...]}`.
+    Malformed(String),
+}
+
+const TOO_MANY: &str = "verdict: more events than a batch takes";
+
+/// Reads `{"events": [...]}` without ever holding more than [`MAX_BATCH`] parsed events: the
+/// array is read element by element and reading stops at the first one past the limit.
+pub fn parse_batch(body: &[u8]) -> Result<Vec<Value>, BatchError> {
+    use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    struct Events;
+    impl<'de> Visitor<'de> for Events {
+        type Value = Vec<Value>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of events")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_BATCH));
+            while let Some(event) = seq.next_element::<Value>()? {
+                if out.len() == MAX_BATCH {
+                    return Err(de::Error::custom(TOO_MANY));
+                }
+                out.push(event);
+            }
+            Ok(out)
+        }
+    }
+    struct EventsField(Vec<Value>);
+    impl<'de> Deserialize<'de> for EventsField {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_seq(Events).map(EventsField)
+        }
+    }
+    struct Body;
+    impl<'de> Visitor<'de> for Body {
+        type Value = Vec<Value>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object {\"events\": [...]}")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Value>, A::Error> {
+            let mut events = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key != "events" {
+                    return Err(de::Error::unknown_field(&key, &["events"]));
+                }
+                if events.is_some() {
+                    return Err(de::Error::duplicate_field("events"));
+                }
+                events = Some(map.next_value::<EventsField>()?.0);
+            }
+            events.ok_or_else(|| de::Error::missing_field("events"))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let events = de
+        .deserialize_map(Body)
+        .and_then(|events| de.end().map(|()| events));
+    events.map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY) {
+            BatchError::TooMany
+        } else {
+            BatchError::Malformed(e.to_string())
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_batch_body_is_read_up_to_the_event_limit_and_no_further() {
+        let ok = parse_batch(br#"{"events": [{"a": 1}, {"b": 2}]}"#).unwrap();
+        assert_eq!(ok.len(), 2);
+        let at_limit = format!("{{\"events\": [{}]}}", vec!["{}"; MAX_BATCH].join(","));
+        assert_eq!(parse_batch(at_limit.as_bytes()).unwrap().len(), MAX_BATCH);
+        // One past the limit, then a body that is not even valid JSON: refused as too many
+        // before the rest is read.
+        let over = format!(
+            "{{\"events\": [{},{{}}, oops",
+            vec!["{}"; MAX_BATCH].join(",")
+        );
+        assert_eq!(parse_batch(over.as_bytes()), Err(BatchError::TooMany));
+    }
+
+    #[test]
+    fn a_batch_body_of_another_shape_is_malformed() {
+        for body in [
+            &br#"{"events": 3}"#[..],
+            br#"{"events": [], "more": 1}"#,
+            br#"{}"#,
+            br#"[]"#,
+            br#"{"events": []} x"#,
+            b"",
+        ] {
+            assert!(
+                matches!(parse_batch(body), Err(BatchError::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 
     fn frame() -> EventFrame<'static> {
         EventFrame {
@@ -516,6 +647,57 @@ mod tests {
         for (event, field) in cases {
             assert_eq!(fields(event.clone()), vec![field.to_owned()], "{event}");
         }
+    }
+
+    #[test]
+    fn every_number_an_event_carries_is_bounded() {
+        let base =
+            |metrics: Value| json!({"userId": "u", "eventType": "feedback", "metrics": metrics});
+        for (metrics, field) in [
+            (json!({"latency": 1e308}), "metrics.latency"),
+            (json!({"latency": MAX_LATENCY_MS + 1.0}), "metrics.latency"),
+            (json!({"cost": 1e308}), "metrics.cost"),
+            (json!({"cost": MAX_COST * 2.0}), "metrics.cost"),
+            (json!({"tokensUsed": MAX_TOKENS + 1}), "metrics.tokensUsed"),
+            (json!({"pre_experiment": 1e200}), "metrics.pre_experiment"),
+            (json!({"pre_experiment": -1e10}), "metrics.pre_experiment"),
+        ] {
+            assert_eq!(
+                fields(base(metrics.clone())),
+                vec![field.to_owned()],
+                "{metrics}"
+            );
+        }
+        let fine = parse_event(
+            &base(
+                json!({"latency": MAX_LATENCY_MS, "cost": MAX_COST, "tokensUsed": MAX_TOKENS,
+                          "pre_experiment": -MAX_CUSTOM_ABS}),
+            ),
+            &frame(),
+            "",
+        )
+        .unwrap();
+        assert_eq!(fine.latency_ms, Some(MAX_LATENCY_MS));
+    }
+
+    #[test]
+    fn an_oversized_scope_or_too_many_custom_metrics_are_refused() {
+        let scope = json!({"userId": "u", "eventType": "exposure",
+                           "context": {"scope": {"k": "x".repeat(5000)}}});
+        assert_eq!(fields(scope), vec!["context.scope".to_owned()]);
+        let many: Map<String, Value> = (0..100).map(|i| (format!("m{i}"), json!(1))).collect();
+        let event = json!({"userId": "u", "eventType": "exposure", "metrics": many});
+        assert_eq!(fields(event), vec!["metrics".to_owned()]);
+    }
+
+    #[test]
+    fn an_event_with_a_thousand_unknown_fields_gets_a_bounded_answer() {
+        let mut event: Map<String, Value> =
+            (0..1000).map(|i| (format!("x{i}"), json!(1))).collect();
+        event.insert("userId".into(), json!("u"));
+        event.insert("eventType".into(), json!("exposure"));
+        let errors = parse_event(&Value::Object(event), &frame(), "").unwrap_err();
+        assert_eq!(errors.len(), MAX_ERRORS);
     }
 
     #[test]

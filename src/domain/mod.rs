@@ -1,10 +1,11 @@
 //! Pure domain types and rules, shared by the server and the browser. No IO here.
 
 pub mod assignment;
-mod auth;
+pub mod auth;
 mod errors;
 pub mod event;
 pub mod experiment;
+pub mod limits;
 pub mod resolve;
 pub mod results;
 pub mod stats;

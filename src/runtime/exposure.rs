@@ -67,18 +67,25 @@ pub fn summarise(batch: &[ExposureRecord]) -> Vec<ExposureRow<'_>> {
     rows
 }
 
-/// Writes what is queued, batch by batch, until the queue closes.
+/// The exposure writer's name under the supervisor.
+pub const TASK: &str = "exposure-writer";
+
+/// Writes what is queued, batch by batch, until the queue closes. The queue outlives a
+/// writer that panics (the supervisor starts another, which takes it over).
 pub async fn run_writer(
     pool: PgPool,
-    mut rx: mpsc::Receiver<ExposureRecord>,
+    queue: Arc<tokio::sync::Mutex<mpsc::Receiver<ExposureRecord>>>,
     stats: Arc<ExposureStats>,
+    sup: Arc<super::supervise::Supervisor>,
 ) {
+    let mut rx = queue.lock().await;
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         batch.clear();
         if rx.recv_many(&mut batch, BATCH).await == 0 {
             return; // closed and drained
         }
+        sup.checkpoint(TASK);
         let rows = summarise(&batch);
         let n = rows.len() as u64;
         let started = std::time::Instant::now();
@@ -87,6 +94,7 @@ pub async fn run_writer(
             match upsert_exposures(&pool, &rows).await {
                 Ok(_) => {
                     stats.written.fetch_add(n, Ordering::Relaxed);
+                    sup.ok(TASK);
                     break;
                 }
                 Err(err) if attempt < 3 => {
@@ -96,6 +104,7 @@ pub async fn run_writer(
                 }
                 Err(err) => {
                     stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+                    sup.failed(TASK, "writing exposures fails (is the database up?)");
                     tracing::error!(error = %err, users = n, "exposure batch lost after retries");
                     break;
                 }

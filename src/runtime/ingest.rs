@@ -3,6 +3,7 @@
 //! statements, and only then acknowledge each request. A full queue answers "busy" at once
 //! (503 with Retry-After), never a silent drop.
 
+use super::supervise::Supervisor;
 use crate::domain::assignment::Variant;
 use crate::domain::event::EventDraft;
 use crate::store;
@@ -65,13 +66,26 @@ pub enum Outcome {
 pub enum IngestError {
     #[error("the ingestion queue is full; retry shortly")]
     Busy,
-    #[error("the events could not be written: {0}")]
-    Failed(String),
+    /// The database refused this submission's own values (written on its own, apart from
+    /// everyone else's): retrying it as it is cannot succeed.
+    #[error("the database refused these events as sent; nothing of them was stored")]
+    Refused,
+    /// The database could not be reached or failed: retry shortly. (What it said stays in
+    /// the server's log.)
+    #[error("the events could not be stored right now; retry shortly")]
+    Unavailable,
+}
+
+/// How a write failed, as a writer tells the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Refused,
+    Unavailable,
 }
 
 struct Job {
     events: Vec<PreparedEvent>,
-    reply: oneshot::Sender<Result<Vec<Outcome>, String>>,
+    reply: oneshot::Sender<Result<Vec<Outcome>, Failure>>,
     _permits: tokio::sync::OwnedSemaphorePermit,
 }
 
@@ -83,9 +97,20 @@ pub struct IngestHealth {
     pub stored: u64,
     pub busy_refusals: u64,
     pub failed_batches: u64,
+    /// Submissions written again on their own after a group commit failed, and of those
+    /// the ones the database refused.
+    pub isolated_retries: u64,
+    pub refused_submissions: u64,
     /// Events this server has folded into the per-user rollups (`user_metrics`).
     pub folded_events: u64,
     pub failed_folds: u64,
+    /// Events this server's fold put in quarantine (see `store::events::fold`).
+    pub quarantined_events: u64,
+    /// Events the last fold round took (a full round means a backlog).
+    pub fold_backlog: u64,
+    /// Seconds since a fold round last left nothing behind on this server (`None`: none
+    /// has yet, or another server holds the fold).
+    pub fold_lag_seconds: Option<u64>,
 }
 
 #[derive(Default)]
@@ -93,9 +118,16 @@ struct Stats {
     stored: AtomicU64,
     busy: AtomicU64,
     failed: AtomicU64,
+    isolated: AtomicU64,
+    refused: AtomicU64,
     folded: AtomicU64,
     failed_folds: AtomicU64,
+    quarantined: AtomicU64,
+    fold_backlog: AtomicU64,
+    caught_up: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Job>>>;
 
 /// The handle requests submit through.
 pub struct Ingest {
@@ -106,29 +138,63 @@ pub struct Ingest {
     stats: Arc<Stats>,
 }
 
+/// The names the ingestion tasks have under the supervisor.
+pub const SMALL_WRITER: &str = "ingest-writer-small";
+pub const LARGE_WRITER: &str = "ingest-writer-large";
+pub const FOLD: &str = "fold";
+
 impl Ingest {
-    /// Starts the writers.
-    pub fn start(pool: PgPool) -> Ingest {
-        Self::start_with_capacity(pool, MAX_QUEUED_EVENTS)
+    /// Starts the writers and the fold under `supervisor`.
+    pub fn start(pool: PgPool, supervisor: &Arc<Supervisor>) -> Ingest {
+        Self::start_with_capacity(pool, MAX_QUEUED_EVENTS, supervisor)
     }
 
     /// Starts the writers with room for `capacity` queued events.
-    pub fn start_with_capacity(pool: PgPool, capacity: usize) -> Ingest {
+    pub fn start_with_capacity(
+        pool: PgPool,
+        capacity: usize,
+        supervisor: &Arc<Supervisor>,
+    ) -> Ingest {
         let stats = Arc::new(Stats::default());
         let cache = Arc::new(AssignmentCache::default());
-        let lane = |shard: i16| {
+        let lane = |shard: i16, name: &'static str| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(writer(
+            // The queue outlives a writer that panics: the next one takes it over.
+            let rx: Queue = Arc::new(tokio::sync::Mutex::new(rx));
+            let (pool, stats, cache, sup) = (
                 pool.clone(),
-                rx,
                 stats.clone(),
                 cache.clone(),
-                shard,
-            ));
+                supervisor.clone(),
+            );
+            supervisor.spawn(name, move || {
+                writer(
+                    pool.clone(),
+                    rx.clone(),
+                    stats.clone(),
+                    cache.clone(),
+                    shard,
+                    Task {
+                        sup: sup.clone(),
+                        name,
+                    },
+                )
+            });
             tx
         };
-        let (small, large) = (lane(0), lane(1));
-        tokio::spawn(fold(pool, Arc::downgrade(&stats)));
+        let (small, large) = (lane(0, SMALL_WRITER), lane(1, LARGE_WRITER));
+        let weak = Arc::downgrade(&stats);
+        let sup = supervisor.clone();
+        supervisor.spawn(FOLD, move || {
+            fold(
+                pool.clone(),
+                weak.clone(),
+                Task {
+                    sup: sup.clone(),
+                    name: FOLD,
+                },
+            )
+        });
         Ingest {
             small,
             large,
@@ -163,23 +229,41 @@ impl Ingest {
             reply,
             _permits: permits,
         })
-        .map_err(|_| IngestError::Failed("the ingestion writers have stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| IngestError::Failed("the writer stopped before answering".into()))?
-            .map_err(IngestError::Failed)
+        .map_err(|_| IngestError::Unavailable)?;
+        // A writer that panicked drops the replies it held: the events were not committed.
+        match answer.await {
+            Ok(Ok(outcomes)) => Ok(outcomes),
+            Ok(Err(Failure::Refused)) => Err(IngestError::Refused),
+            Ok(Err(Failure::Unavailable)) | Err(_) => Err(IngestError::Unavailable),
+        }
     }
 
     pub fn health(&self) -> IngestHealth {
+        let caught_up = *self
+            .stats
+            .caught_up
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         IngestHealth {
             queued_events: self.capacity - self.permits.available_permits(),
             stored: self.stats.stored.load(Ordering::Relaxed),
             busy_refusals: self.stats.busy.load(Ordering::Relaxed),
             failed_batches: self.stats.failed.load(Ordering::Relaxed),
+            isolated_retries: self.stats.isolated.load(Ordering::Relaxed),
+            refused_submissions: self.stats.refused.load(Ordering::Relaxed),
             folded_events: self.stats.folded.load(Ordering::Relaxed),
             failed_folds: self.stats.failed_folds.load(Ordering::Relaxed),
+            quarantined_events: self.stats.quarantined.load(Ordering::Relaxed),
+            fold_backlog: self.stats.fold_backlog.load(Ordering::Relaxed),
+            fold_lag_seconds: caught_up.map(|at| at.elapsed().as_secs()),
         }
     }
+}
+
+/// A supervised task's handle on its supervisor.
+struct Task {
+    sup: Arc<Supervisor>,
+    name: &'static str,
 }
 
 /// Most events of one stream one fold takes (a transaction of bounded size; a backlog takes
@@ -194,13 +278,14 @@ const FORGET_EVERY: u32 = 600;
 /// until the ingestion (whose counters `stats` are) or the pool is gone. The longer the pause,
 /// the more batches of one user share one upsert; the results read the events not folded yet
 /// too, so the pause delays nothing anyone sees. On its own connection, like the writers.
-async fn fold(pool: PgPool, stats: std::sync::Weak<Stats>) {
+async fn fold(pool: PgPool, stats: std::sync::Weak<Stats>, task: Task) {
     let mut conn: Option<PgConnection> = None;
     let mut rounds = 0u32;
     loop {
         if pool.is_closed() {
             break;
         }
+        task.sup.checkpoint(task.name);
         let folded = async {
             if conn.is_none() {
                 conn = Some(store::events::writer_connection(&pool).await?);
@@ -215,19 +300,40 @@ async fn fold(pool: PgPool, stats: std::sync::Weak<Stats>) {
         .await;
         let Some(stats) = stats.upgrade() else { break };
         match folded {
-            Ok(Some(n)) => {
-                stats.folded.fetch_add(n, Ordering::Relaxed);
-                if n as i64 >= FOLD_AT_MOST {
+            Ok(Some(f)) => {
+                task.sup.ok(task.name);
+                stats
+                    .folded
+                    .fetch_add(f.events - f.quarantined, Ordering::Relaxed);
+                stats
+                    .quarantined
+                    .fetch_add(f.quarantined, Ordering::Relaxed);
+                stats.fold_backlog.store(f.events, Ordering::Relaxed);
+                if f.quarantined > 0 {
+                    tracing::error!(
+                        events = f.quarantined,
+                        "events that cannot be folded were quarantined (see `verdict quarantine`)"
+                    );
+                }
+                if f.events as i64 >= FOLD_AT_MOST {
                     // A backlog (a stream had more than one fold takes): fold again once the
                     // writers had a turn.
                     drop(stats);
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     continue;
                 }
+                *stats.caught_up.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(std::time::Instant::now());
             }
-            Ok(None) => {} // another server is folding
+            Ok(None) => {
+                // Another server is folding: it reports its own lag.
+                task.sup.ok(task.name);
+                *stats.caught_up.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            }
             Err(err) => {
                 stats.failed_folds.fetch_add(1, Ordering::Relaxed);
+                task.sup
+                    .failed(task.name, "folding events into the rollups fails; retrying");
                 tracing::warn!(error = %err, "folding events into the rollups failed; retrying");
                 if let Some(c) = conn.take() {
                     let _ = sqlx::Connection::close(c).await;
@@ -245,19 +351,30 @@ async fn fold(pool: PgPool, stats: std::sync::Weak<Stats>) {
     }
 }
 
+/// A writer's connection and its stream of fold keys, opened at its first batch and again
+/// after a failure that was not about the data.
+type WriterConn = Option<(PgConnection, FoldStream)>;
+
 /// One writer; `shard` is its own slice of the daily rollup rows (no lock queue between
 /// writers on a hot row). It keeps one connection of its own (see
-/// `store::events::writer_connection`), opened at its first batch and again after a failure,
-/// with a stream of fold keys for it (a new one hourly too, so a stream older than a day is
-/// known finished), and stops when the queue closes or the pool does.
+/// `store::events::writer_connection`), with a stream of fold keys for it (a new one hourly
+/// too, so a stream older than a day is known finished), and stops when the queue closes or
+/// the pool does.
+///
+/// When a group commit fails on the data (a value the database refuses), every submission
+/// of it is written again on its own: only the one the database refuses is refused, the
+/// others are stored. When it fails otherwise (the database is away), every submission gets
+/// "unavailable, retry" and the connection is opened anew.
 async fn writer(
     pool: PgPool,
-    mut rx: mpsc::UnboundedReceiver<Job>,
+    queue: Queue,
     stats: Arc<Stats>,
     cache: Arc<AssignmentCache>,
     shard: i16,
+    task: Task,
 ) {
-    let mut conn: Option<(PgConnection, FoldStream)> = None;
+    let mut rx = queue.lock().await;
+    let mut conn: WriterConn = None;
     loop {
         let mut jobs = Vec::new();
         {
@@ -278,57 +395,113 @@ async fn writer(
                 }
             }
         }
+        task.sup.checkpoint(task.name);
         let events: Vec<&PreparedEvent> = jobs.iter().flat_map(|j| j.events.iter()).collect();
-        let written = async {
-            if conn.is_none() {
-                let mut c = store::events::writer_connection(&pool)
-                    .await
-                    .context("Failed to connect")?;
-                let stream = store::events::new_stream(&mut c)
-                    .await
-                    .context("Failed to register a stream")?;
-                conn = Some((c, stream));
-            }
-            let (c, stream) = conn.as_mut().expect("connected above");
-            // (A batch may take its keys twice: see `write`.)
-            if stream.room() < 2 * events.len() as i64 || stream.started.elapsed() > STREAM_FOR {
-                *stream = store::events::new_stream(c)
-                    .await
-                    .context("Failed to register a stream")?;
-            }
-            write(c, stream, &cache, &events, shard).await
-        }
-        .await;
+        let written = attempt(&pool, &mut conn, &cache, &events, shard).await;
         drop(events);
         match written {
             Ok(outcomes) => {
-                let stored = outcomes
-                    .iter()
-                    .filter(|o| matches!(o, Outcome::Stored { .. }))
-                    .count();
-                stats.stored.fetch_add(stored as u64, Ordering::Relaxed);
+                task.sup.ok(task.name);
+                count_stored(&stats, &outcomes);
                 let mut outcomes = outcomes.into_iter();
                 for job in jobs {
                     let mine = outcomes.by_ref().take(job.events.len()).collect();
                     let _ = job.reply.send(Ok(mine));
                 }
             }
-            Err(err) => {
+            Err(Failure::Refused) if jobs.len() > 1 => {
+                // Each on its own: only what the database refuses is refused.
                 stats.failed.fetch_add(1, Ordering::Relaxed);
-                if let Some((c, _)) = conn.take() {
-                    let _ = sqlx::Connection::close(c).await;
-                }
-                let message = format!("{err:#}");
-                tracing::error!(error = %message, "event batch failed; nothing of it was stored");
                 for job in jobs {
-                    let _ = job.reply.send(Err(message.clone()));
+                    stats.isolated.fetch_add(1, Ordering::Relaxed);
+                    let events: Vec<&PreparedEvent> = job.events.iter().collect();
+                    let alone = attempt(&pool, &mut conn, &cache, &events, shard).await;
+                    drop(events);
+                    match &alone {
+                        Ok(outcomes) => count_stored(&stats, outcomes),
+                        Err(Failure::Refused) => {
+                            stats.refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(Failure::Unavailable) => {}
+                    }
+                    let _ = job.reply.send(alone);
+                }
+                task.sup.ok(task.name);
+            }
+            Err(failure) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+                if failure == Failure::Refused {
+                    stats.refused.fetch_add(1, Ordering::Relaxed);
+                    task.sup.ok(task.name);
+                } else {
+                    task.sup
+                        .failed(task.name, "writing events fails (is the database up?)");
+                }
+                for job in jobs {
+                    let _ = job.reply.send(Err(failure));
                 }
             }
         }
     }
-    if let Some((c, _)) = conn {
+    if let Some((c, _)) = conn.take() {
         let _ = sqlx::Connection::close(c).await;
     }
+}
+
+fn count_stored(stats: &Stats, outcomes: &[Outcome]) {
+    let stored = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Stored { .. }))
+        .count();
+    stats.stored.fetch_add(stored as u64, Ordering::Relaxed);
+}
+
+/// Writes `events` on the writer's connection (opening it first when needed), all or
+/// nothing. A failure about the data keeps the connection (its transaction rolled back);
+/// any other closes it, and the next attempt opens a new one with a new stream.
+async fn attempt(
+    pool: &PgPool,
+    conn: &mut WriterConn,
+    cache: &AssignmentCache,
+    events: &[&PreparedEvent],
+    shard: i16,
+) -> Result<Vec<Outcome>, Failure> {
+    let written = async {
+        if conn.is_none() {
+            let mut c = store::events::writer_connection(pool)
+                .await
+                .context("Failed to connect")?;
+            let stream = store::events::new_stream(&mut c)
+                .await
+                .context("Failed to register a stream")?;
+            *conn = Some((c, stream));
+        }
+        let (c, stream) = conn.as_mut().expect("connected above");
+        // (A batch may take its keys twice: see `write`.)
+        if stream.room() < 2 * events.len() as i64 || stream.started.elapsed() > STREAM_FOR {
+            *stream = store::events::new_stream(c)
+                .await
+                .context("Failed to register a stream")?;
+        }
+        write(c, stream, cache, events, shard).await
+    }
+    .await;
+    written.map_err(|err| {
+        let data = err
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(store::events::is_data_error);
+        tracing::error!(
+            error = format!("{err:#}"),
+            events = events.len(),
+            "event batch failed; nothing of it was stored"
+        );
+        if data {
+            Failure::Refused
+        } else {
+            *conn = None;
+            Failure::Unavailable
+        }
+    })
 }
 
 /// How long a writer keeps one stream of fold keys.

@@ -1,13 +1,13 @@
 //! Reading credentials from a request: `Authorization: Bearer …` or the session cookie.
 
 use super::AppState;
+use super::guard::Authenticated;
 use crate::domain::Principal;
 use crate::service::ServiceError;
-use crate::service::auth::{SESSION_COOKIE, authenticate};
+use crate::service::auth::{PLAIN_SESSION_COOKIE, SESSION_COOKIE, authenticate};
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderMap, request::Parts};
-use sqlx::PgPool;
 
 /// The bearer token of a request, if it sends one. A malformed `Authorization` header is
 /// an error, not an anonymous request.
@@ -26,46 +26,54 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ServiceError> {
     }
 }
 
+/// The session cookie's name: `__Host-` prefixed and `Secure` unless Verdict is configured
+/// for plain-HTTP local use.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SESSION_COOKIE
+    } else {
+        PLAIN_SESSION_COOKIE
+    }
+}
+
 /// The value of the session cookie, if any.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+pub fn session_cookie(headers: &HeaderMap, secure: bool) -> Option<&str> {
+    let name = cookie_name(secure);
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
         .filter(|v| !v.is_empty())
 }
 
-/// The caller of a request.
-pub async fn principal(pool: &PgPool, headers: &HeaderMap) -> Result<Principal, ServiceError> {
-    authenticate(pool, bearer(headers)?, session_cookie(headers)).await
-}
-
-/// Whether the request reached us over HTTPS (directly or through a proxy that says so):
-/// the session cookie is then marked `Secure`.
-pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+/// The caller of a request (bearer tokens and sessions are checked through the runtime's
+/// memory of them: see `Runtime::authenticate`).
+pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, ServiceError> {
+    authenticate(
+        &state.runtime,
+        bearer(headers)?,
+        session_cookie(headers, state.secure_cookies),
+    )
+    .await
 }
 
 /// The `Set-Cookie` value that opens a session.
-pub fn session_set_cookie(value: &str, https: bool) -> String {
+pub fn session_set_cookie(value: &str, secure: bool) -> String {
     let max_age = crate::service::auth::SESSION_DAYS * 24 * 3600;
-    let secure = if https { "; Secure" } else { "" };
-    format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    )
+    let name = cookie_name(secure);
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
 /// The `Set-Cookie` value that ends a session.
-pub fn session_clear_cookie(https: bool) -> String {
-    let secure = if https { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+pub fn session_clear_cookie(secure: bool) -> String {
+    let name = cookie_name(secure);
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -75,7 +83,10 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(principal(&state.pool, &parts.headers).await?)
+        if let Some(Authenticated(who)) = parts.extensions.get::<Authenticated>() {
+            return Ok(who.clone());
+        }
+        Ok(principal(state, &parts.headers).await?)
     }
 }
 
@@ -99,17 +110,24 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             COOKIE,
-            HeaderValue::from_static("a=1; verdict_session=xyz; b=2"),
+            HeaderValue::from_static("a=1; __Host-verdict_session=xyz; b=2"),
         );
-        assert_eq!(session_cookie(&h), Some("xyz"));
-        h.insert(COOKIE, HeaderValue::from_static("verdict_session="));
-        assert_eq!(session_cookie(&h), None);
+        assert_eq!(session_cookie(&h, true), Some("xyz"));
+        assert_eq!(
+            session_cookie(&h, false),
+            None,
+            "not the plain-HTTP cookie's name"
+        );
+        h.insert(COOKIE, HeaderValue::from_static("__Host-verdict_session="));
+        assert_eq!(session_cookie(&h, true), None);
     }
 
     #[test]
-    fn session_cookies_are_http_only_strict_and_secure_over_https() {
+    fn session_cookies_are_host_prefixed_http_only_strict_and_secure() {
         let c = session_set_cookie("v", true);
+        assert!(c.starts_with("__Host-verdict_session=v; Path=/;"));
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Secure"));
-        assert!(!session_set_cookie("v", false).contains("Secure"));
+        let plain = session_set_cookie("v", false);
+        assert!(plain.starts_with("verdict_session=") && !plain.contains("Secure"));
     }
 }

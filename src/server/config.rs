@@ -10,6 +10,9 @@ pub struct Settings {
     pub addr: SocketAddr,
     /// `VERDICT_REQUIRE_APPROVAL` (`true`/`1`): starting needs a super_admin's approval.
     pub require_approval: bool,
+    /// `VERDICT_INSECURE_COOKIES` (`true`/`1`): plain-HTTP local use, where the session
+    /// cookie cannot be `Secure` nor `__Host-` prefixed. Off by default.
+    pub insecure_cookies: bool,
 }
 
 /// Used when `DATABASE_URL` is not set: the machine's own PostgreSQL.
@@ -31,18 +34,23 @@ impl Settings {
         let addr = addr_text.parse().with_context(|| {
             format!("LEPTOS_SITE_ADDR={addr_text:?} is not an address like 127.0.0.1:3000")
         })?;
-        let require_approval = match std::env::var("VERDICT_REQUIRE_APPROVAL") {
-            Err(_) => false,
-            Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
-                "" | "0" | "false" | "no" | "off" => false,
-                "1" | "true" | "yes" | "on" => true,
-                other => anyhow::bail!("VERDICT_REQUIRE_APPROVAL={other:?} is not true or false"),
-            },
-        };
         Ok(Self {
             database_url,
             addr,
-            require_approval,
+            require_approval: flag("VERDICT_REQUIRE_APPROVAL")?,
+            insecure_cookies: flag("VERDICT_INSECURE_COOKIES")?,
         })
+    }
+}
+
+/// A true/false setting; unset is false.
+fn flag(name: &str) -> anyhow::Result<bool> {
+    match std::env::var(name) {
+        Err(_) => Ok(false),
+        Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "" | "0" | "false" | "no" | "off" => Ok(false),
+            "1" | "true" | "yes" | "on" => Ok(true),
+            other => anyhow::bail!("{name}={other:?} is not true or false"),
+        },
     }
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 mod config;
 pub mod db;
+pub mod guard;
 mod health;
 pub mod rest;
 mod server_fn_status;
@@ -27,6 +28,7 @@ use tracing::Level;
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    runtime: std::sync::Arc<crate::runtime::Runtime>,
 }
 
 impl Application {
@@ -45,17 +47,34 @@ impl Application {
             .await
             .with_context(|| format!("Failed to listen on {}", settings.addr))?;
         let runtime = crate::runtime::Runtime::start(pool.clone()).await;
-        tokio::spawn(crate::service::results::refresh_loop(pool.clone()));
+        {
+            let (p, sup) = (pool.clone(), runtime.supervisor.clone());
+            let s = sup.clone();
+            sup.spawn(crate::service::results::REFRESH_TASK, move || {
+                crate::service::results::refresh_loop(p.clone(), s.clone())
+            });
+            let (p, s) = (pool.clone(), sup.clone());
+            sup.spawn(crate::service::auth::PURGE_TASK, move || {
+                crate::service::auth::purge_loop(p.clone(), s.clone())
+            });
+        }
         let state = AppState {
             leptos_options,
             pool,
-            runtime,
+            runtime: runtime.clone(),
             require_approval: settings.require_approval,
+            secure_cookies: !settings.insecure_cookies,
         };
         Ok(Self {
             listener,
             router: router(state),
+            runtime,
         })
+    }
+
+    /// The server's runtime (its supervisor, for fault-injection tests).
+    pub fn runtime(&self) -> std::sync::Arc<crate::runtime::Runtime> {
+        self.runtime.clone()
     }
 
     /// The port the server listens on.
@@ -84,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(axum::middleware::from_fn(server_fn_status::from_error_body))
         .layer(
             // One line per request, with its status and latency.

@@ -4,7 +4,7 @@
 use super::ServiceError;
 use crate::domain::assignment::{Allocation, Variant};
 use crate::domain::experiment::{
-    Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput, ExperimentListItem,
+    Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput, ExperimentPage,
     SYSTEM_TENANT, may_overlap,
 };
 use crate::domain::results::{CompletionEstimate, estimate_completion};
@@ -151,8 +151,9 @@ fn tenant_for_new(who: &Principal, requested: Option<&str>) -> Result<String, Se
                 format!("you may only create experiments in your tenant {own:?}"),
             )]));
         }
-        (_, _, Some(own)) => own.to_owned(),
-        (_, _, None) => return Err(ServiceError::Forbidden),
+        // (`system` is reserved; a token of that tenant from before it was is refused.)
+        (_, _, Some(own)) if own != SYSTEM_TENANT => own.to_owned(),
+        (_, _, _) => return Err(ServiceError::Forbidden),
     })
 }
 
@@ -202,7 +203,7 @@ pub async fn create(
         version: 1,
     };
     let mut tx = pool.begin().await.context("Failed to begin")?;
-    store::experiments::insert(&mut tx, &experiment, &new_salt())
+    store::experiments::insert(&mut tx, &experiment, &new_salt(), who.token_id)
         .await
         .context("Failed to insert the experiment")?;
     store::audit::insert(
@@ -240,25 +241,66 @@ pub async fn counts(
     )
 }
 
-/// The experiments the caller sees in any of `statuses` (all when empty), newest first.
+/// Most experiments in one page of a listing, and the default.
+pub const MAX_PAGE: u32 = 500;
+pub const DEFAULT_PAGE: u32 = 100;
+
+/// The experiments the caller sees in any of `statuses` (all when empty), newest first, a
+/// page at a time: at most `limit` (1 to [`MAX_PAGE`]) after the cursor `after` (the last
+/// experiment of the page before).
 pub async fn list(
     pool: &PgPool,
     who: &Principal,
     statuses: &[ExperimentStatus],
     tenant: Option<&str>,
-) -> Result<Vec<ExperimentListItem>, ServiceError> {
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<ExperimentPage, ServiceError> {
     require_read(who)?;
-    Ok(
-        store::experiments::list(pool, statuses, tenant_scope(who, tenant))
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "limit",
+            format!("must be from 1 to {MAX_PAGE}"),
+        )]));
+    }
+    if let Some(cursor) = after {
+        let visible = store::experiments::get(pool, cursor)
             .await
-            .context("Failed to list experiments")?,
+            .context("Failed to read the cursor")?
+            .is_some_and(|s| who.can_see(&s.experiment.tenant_id));
+        if !visible {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "cursor",
+                "is not the cursor of a page of this listing",
+            )]));
+        }
+    }
+    // One more than asked for tells whether there is a next page.
+    let mut experiments = store::experiments::list(
+        pool,
+        statuses,
+        tenant_scope(who, tenant),
+        after,
+        i64::from(limit) + 1,
     )
+    .await
+    .context("Failed to list experiments")?;
+    let next_cursor = if experiments.len() > limit as usize {
+        experiments.truncate(limit as usize);
+        experiments.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok(ExperimentPage {
+        experiments,
+        next_cursor,
+    })
 }
 
 /// Edits an experiment. A draft may change in everything but its tenant; once started only
 /// name, description and hypothesis may change, and the share of traffic may grow at the
 /// same control:treatment ratio while it is live (no assigned user changes variant).
-/// Changing variants or allocation clears an approval.
+/// Any change but of name, description and hypothesis clears an approval.
 #[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id))]
 pub async fn update(
     pool: &PgPool,
@@ -302,11 +344,16 @@ pub async fn update(
         check_ramp(before.spec.allocation, spec.allocation)?;
     }
     let mut after = before.clone();
-    let variants_changed = spec.control != before.spec.control
-        || spec.treatment != before.spec.treatment
-        || spec.allocation != before.spec.allocation;
+    // An approval is of what runs: any change but of the texts people read clears it.
+    let runs_differently = {
+        let mut same_texts = spec.clone();
+        same_texts.name.clone_from(&before.spec.name);
+        same_texts.description.clone_from(&before.spec.description);
+        same_texts.hypothesis.clone_from(&before.spec.hypothesis);
+        same_texts != before.spec
+    };
     after.spec = spec;
-    if variants_changed {
+    if runs_differently {
         after.approved_by = None;
     }
     save(tx, who, "update", &before, &after).await
@@ -363,22 +410,35 @@ async fn transition_inner(
     audit_action: &str,
 ) -> Result<Experiment, ServiceError> {
     require_manage(who)?;
-    let mut tx = pool.begin().await.context("Failed to begin")?;
-    // Peek at the target first so that the target lock is always taken before the row lock.
-    let target = store::experiments::get(&mut *tx, id)
-        .await
-        .context("Failed to load the experiment")?
-        .ok_or(ServiceError::NotFound)?;
-    if action == Action::Start {
-        store::experiments::lock_target(
-            &mut tx,
-            target.experiment.spec.target_type,
-            &target.experiment.spec.target_id,
-        )
-        .await
-        .context("Failed to lock the target")?;
-    }
-    let before = lock_visible(&mut tx, who, id).await?.experiment;
+    let (tx, before) = loop {
+        let mut tx = pool.begin().await.context("Failed to begin")?;
+        // Peek at the target first so that the target lock is always taken before the row
+        // lock; if a concurrent edit moved the draft to another target in between, start
+        // over with the new one (the overlap check must hold the lock of the target that
+        // starts).
+        let peeked = store::experiments::get(&mut *tx, id)
+            .await
+            .context("Failed to load the experiment")?
+            .ok_or(ServiceError::NotFound)?
+            .experiment;
+        if action == Action::Start {
+            store::experiments::lock_target(
+                &mut tx,
+                peeked.spec.target_type,
+                &peeked.spec.target_id,
+            )
+            .await
+            .context("Failed to lock the target")?;
+        }
+        let before = lock_visible(&mut tx, who, id).await?.experiment;
+        if action != Action::Start
+            || (before.spec.target_type, &before.spec.target_id)
+                == (peeked.spec.target_type, &peeked.spec.target_id)
+        {
+            break (tx, before);
+        }
+    };
+    let mut tx = tx;
     let next = before
         .status
         .apply(action)
@@ -411,14 +471,18 @@ async fn transition_inner(
                     &o.spec.targeting,
                 )
             }) {
+                // Name the other experiment only to a caller who may see it.
+                let which = if who.can_see(&other.tenant_id) {
+                    format!(
+                        "experiment {:?} ({}) is already {}",
+                        other.spec.name, other.id, other.status
+                    )
+                } else {
+                    "another experiment (not one of yours) is already live".to_owned()
+                };
                 return Err(ServiceError::Conflict(format!(
-                    "experiment {:?} ({}) is already {} on {} {:?} for overlapping traffic; \
-                     stop it first",
-                    other.spec.name,
-                    other.id,
-                    other.status,
-                    before.spec.target_type,
-                    before.spec.target_id
+                    "{which} on {} {:?} for overlapping traffic; stop it first",
+                    before.spec.target_type, before.spec.target_id
                 )));
             }
             after.start_date = Some(now);
@@ -473,7 +537,15 @@ pub async fn approve(pool: &PgPool, who: &Principal, id: Uuid) -> Result<Experim
     }
     let mut tx = pool.begin().await.context("Failed to begin")?;
     let before = lock_visible(&mut tx, who, id).await?.experiment;
-    if before.created_by == who.actor {
+    // By token: two tokens may carry the same label; one token is one person's.
+    let creator = store::experiments::creator_token(&mut tx, id)
+        .await
+        .context("Failed to read who created the experiment")?;
+    let own = match creator {
+        Some(token) => token == who.token_id,
+        None => before.created_by == who.actor,
+    };
+    if own {
         return Err(ServiceError::Conflict(
             "the creator of an experiment cannot approve it; ask another super_admin".into(),
         ));
@@ -558,7 +630,8 @@ pub async fn deploy_winner(
         deployed_by: who.actor.clone(),
         deployed_at: Utc::now(),
     };
-    store::deployments::insert(&mut tx, &deployment, &salt)
+    let mut deployment = deployment;
+    deployment.deployed_at = store::deployments::insert(&mut tx, &deployment, &salt)
         .await
         .context("Failed to record the deployment")?;
     let mut after = before.clone();

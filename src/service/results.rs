@@ -11,6 +11,7 @@ use anyhow::Context;
 use chrono::Utc;
 use serde_json::json;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -21,6 +22,7 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
 
 /// Computes the results of an experiment now and stores them as its snapshot.
 pub async fn recompute(pool: &PgPool, e: &Experiment) -> Result<ResultsReport, ServiceError> {
+    RECOMPUTES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let users = store::results::user_rows(pool, e.id)
         .await
         .context("Failed to read per-user metrics")?;
@@ -41,28 +43,74 @@ pub async fn recompute(pool: &PgPool, e: &Experiment) -> Result<ResultsReport, S
 }
 
 /// The results of experiment `id`: the stored snapshot when it is fresh (or final),
-/// otherwise computed now.
+/// otherwise computed now — once for all the requests that ask at the same moment on this
+/// server (single flight): the first computes, the others wait for it and read its snapshot.
 pub async fn results(
     pool: &PgPool,
     who: &Principal,
     id: Uuid,
 ) -> Result<ResultsReport, ServiceError> {
     let e = super::experiments::get(pool, who, id).await?;
-    if let Some((computed_at, body)) = store::results::snapshot(pool, id)
+    if let Some(report) = fresh_snapshot(pool, &e).await? {
+        return Ok(report);
+    }
+    let flight = in_flight(id);
+    let _turn = flight.lock().await;
+    // Whoever held the turn before may just have computed it.
+    let report = match fresh_snapshot(pool, &e).await? {
+        Some(report) => Ok(report),
+        None => recompute(pool, &e).await,
+    };
+    drop(_turn);
+    landed(id, flight);
+    report
+}
+
+/// The stored snapshot of `e`'s results, if it is fresh (or final).
+async fn fresh_snapshot(
+    pool: &PgPool,
+    e: &Experiment,
+) -> Result<Option<ResultsReport>, ServiceError> {
+    let Some((computed_at, body)) = store::results::snapshot(pool, e.id)
         .await
         .context("Failed to read the results snapshot")?
-    {
-        let age = (Utc::now() - computed_at).to_std().unwrap_or_default();
-        let still_valid = match e.end_date {
-            Some(end) if is_final(e.status) => computed_at >= end,
-            _ => age < SNAPSHOT_MAX_AGE,
-        };
-        if still_valid && let Ok(mut report) = serde_json::from_value::<ResultsReport>(body) {
+    else {
+        return Ok(None);
+    };
+    let age = (Utc::now() - computed_at).to_std().unwrap_or_default();
+    let still_valid = match e.end_date {
+        Some(end) if is_final(e.status) => computed_at >= end,
+        _ => age < SNAPSHOT_MAX_AGE,
+    };
+    Ok(still_valid
+        .then(|| serde_json::from_value::<ResultsReport>(body).ok())
+        .flatten()
+        .map(|mut report| {
             report.status = e.status;
-            return Ok(report);
-        }
+            report
+        }))
+}
+
+type Flights = std::sync::Mutex<std::collections::HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>;
+
+/// The recomputations under way on this server, one turn per experiment.
+static IN_FLIGHT: std::sync::LazyLock<Flights> = std::sync::LazyLock::new(Default::default);
+
+/// Recomputes started by `results`, so far, on this server (for tests and /healthz).
+pub static RECOMPUTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn in_flight(id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+    let mut flights = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    flights.entry(id).or_default().clone()
+}
+
+/// Forgets the turn of `id` when nobody else waits for it.
+fn landed(id: Uuid, flight: Arc<tokio::sync::Mutex<()>>) {
+    let mut flights = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    // Ours and the map's: nobody else holds it.
+    if Arc::strong_count(&flight) <= 2 {
+        flights.remove(&id);
     }
-    recompute(pool, &e).await
 }
 
 /// Writes the final results onto a completed experiment (spec: Experiment.results).
@@ -95,25 +143,49 @@ fn system_actor() -> Principal {
     }
 }
 
+/// What a refresh of the running experiments did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    pub refreshed: usize,
+    /// The experiments whose results (or guardrail check) failed this time: the others
+    /// were refreshed all the same.
+    pub failed: Vec<Uuid>,
+}
+
 /// Recomputes the results of every running experiment; pauses those created with
 /// `autoPauseOnGuardrail` whose guardrail metric is significantly worse (by the sequential
-/// test). Returns how many were refreshed.
-pub async fn refresh_running(pool: &PgPool) -> Result<usize, ServiceError> {
+/// test). One experiment that fails never stops the others' refresh or guardrails.
+pub async fn refresh_running(pool: &PgPool) -> Result<Refreshed, ServiceError> {
     let ids = store::results::live_experiment_ids(pool)
         .await
         .context("Failed to list running experiments")?;
-    let root = system_actor();
-    let mut done = 0;
+    let mut out = Refreshed::default();
     for id in ids {
+        match refresh_one(pool, id).await {
+            Ok(true) => out.refreshed += 1,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(experiment_id = %id, error = ?err, "refreshing an experiment's results failed");
+                out.failed.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Recomputes one running experiment's results and applies its guardrail; `false` when it
+/// is gone from the running ones.
+async fn refresh_one(pool: &PgPool, id: Uuid) -> Result<bool, ServiceError> {
+    let root = system_actor();
+    {
         let Some(stored) = store::experiments::get(pool, id)
             .await
             .context("Failed to load the experiment")?
         else {
-            continue;
+            return Ok(false);
         };
         let e = stored.experiment;
         let report = recompute(pool, &e).await?;
-        done += 1;
         if e.status == ExperimentStatus::Active
             && e.spec.auto_pause_on_guardrail
             && report.detail.guardrail_breached
@@ -141,18 +213,36 @@ pub async fn refresh_running(pool: &PgPool) -> Result<usize, ServiceError> {
             .await?;
         }
     }
-    Ok(done)
+    Ok(true)
 }
 
+/// The results refresh's name under the supervisor.
+pub const REFRESH_TASK: &str = "results-refresh";
+
 /// Runs [`refresh_running`] every [`REFRESH_EVERY`] until the pool closes.
-pub async fn refresh_loop(pool: PgPool) {
+pub async fn refresh_loop(
+    pool: PgPool,
+    sup: std::sync::Arc<crate::runtime::supervise::Supervisor>,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(REFRESH_EVERY) => {}
             _ = pool.close_event() => return,
         }
-        if let Err(err) = refresh_running(&pool).await {
-            tracing::warn!(error = ?err, "results refresh failed");
+        sup.checkpoint(REFRESH_TASK);
+        match refresh_running(&pool).await {
+            Ok(r) if r.failed.is_empty() => sup.ok(REFRESH_TASK),
+            Ok(r) => sup.failed(
+                REFRESH_TASK,
+                &format!(
+                    "the results of {} running experiments could not be refreshed",
+                    r.failed.len()
+                ),
+            ),
+            Err(err) => {
+                sup.failed(REFRESH_TASK, "listing the running experiments fails");
+                tracing::warn!(error = ?err, "results refresh failed");
+            }
         }
     }
 }

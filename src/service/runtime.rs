@@ -6,6 +6,7 @@ use super::ServiceError;
 use crate::domain::assignment::RequestContext;
 use crate::domain::event::{EventDraft, EventFrame, MAX_BATCH, parse_event};
 use crate::domain::experiment::SYSTEM_TENANT;
+use crate::domain::limits::scope_problem;
 use crate::domain::resolve::{Resolution, ResolveRequest, Snapshot, assignment_in};
 use crate::domain::{FieldError, Principal};
 use crate::runtime::Runtime;
@@ -32,6 +33,16 @@ pub fn resolve<R>(
     }
     if request.user_id.is_empty() || request.user_id.len() > 1000 {
         errors.push(FieldError::new("userId", "must have 1 to 1000 characters"));
+    }
+    if request
+        .intent
+        .as_ref()
+        .is_some_and(|i| i.is_empty() || i.chars().count() > 200)
+    {
+        errors.push(FieldError::new("intent", "must have 1 to 200 characters"));
+    }
+    if let Some(problem) = request.scope.as_ref().and_then(scope_problem) {
+        errors.push(FieldError::new("scope", problem));
     }
     if !errors.is_empty() {
         return Err(ServiceError::Invalid(errors));
@@ -85,12 +96,14 @@ fn prepare(
     Ok(PreparedEvent { draft, fallback })
 }
 
-fn ingest_error(err: IngestError) -> ServiceError {
+fn ingest_error(err: IngestError, field: &str) -> ServiceError {
     match err {
         IngestError::Busy => ServiceError::Busy,
-        IngestError::Failed(message) => {
-            ServiceError::Unavailable(format!("the events were not stored ({message}); retry"))
-        }
+        IngestError::Refused => ServiceError::Invalid(vec![FieldError::new(
+            field,
+            IngestError::Refused.to_string(),
+        )]),
+        IngestError::Unavailable => ServiceError::Unavailable(err.to_string()),
     }
 }
 
@@ -102,12 +115,23 @@ fn not_assigned(prefix: &str) -> FieldError {
     )
 }
 
+/// What became of an event, as the API says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckStatus {
+    Stored,
+    Duplicate,
+    Rejected,
+    /// (Only while a batch is being written.)
+    Pending,
+}
+
 /// The answer to one event.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventAck {
     pub event_id: Option<Uuid>,
-    pub status: &'static str,
+    pub status: AckStatus,
     pub variant: crate::domain::assignment::Variant,
 }
 
@@ -149,16 +173,13 @@ pub async fn track_event(
             let stored = store::experiments::get(pool, id)
                 .await
                 .context("Failed to load the experiment")?;
+            // Only the experiment's own tenant (or a super_admin) learns that it exists and
+            // what status it is in; to anyone else it is not found.
             return Err(match stored {
-                Some(s)
-                    if s.experiment.tenant_id == SYSTEM_TENANT
-                        || who.can_run(&s.experiment.tenant_id) =>
-                {
-                    ServiceError::Conflict(format!(
-                        "the experiment is {}, not active: it takes no events",
-                        s.experiment.status
-                    ))
-                }
+                Some(s) if who.can_run(&s.experiment.tenant_id) => ServiceError::Conflict(format!(
+                    "the experiment is {}, not active: it takes no events",
+                    s.experiment.status
+                )),
                 _ => ServiceError::NotFound,
             });
         }
@@ -167,16 +188,16 @@ pub async fn track_event(
         .ingest
         .submit(vec![prepared])
         .await
-        .map_err(ingest_error)?;
+        .map_err(|e| ingest_error(e, "metrics"))?;
     match outcome.into_iter().next() {
         Some(Outcome::Stored { event_id, variant }) => Ok(EventAck {
             event_id: Some(event_id),
-            status: "stored",
+            status: AckStatus::Stored,
             variant,
         }),
         Some(Outcome::Duplicate { variant }) => Ok(EventAck {
             event_id: None,
-            status: "duplicate",
+            status: AckStatus::Duplicate,
             variant,
         }),
         _ => Err(ServiceError::Invalid(vec![not_assigned("")])),
@@ -188,7 +209,7 @@ pub async fn track_event(
 #[serde(rename_all = "camelCase")]
 pub struct BatchItem {
     pub index: usize,
-    pub status: &'static str,
+    pub status: AckStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -260,7 +281,7 @@ pub async fn track_batch(
                     prepared.push(p);
                     results.push(BatchItem {
                         index,
-                        status: "pending",
+                        status: AckStatus::Pending,
                         event_id: None,
                         variant: None,
                         errors: vec![],
@@ -268,7 +289,7 @@ pub async fn track_batch(
                 }
                 Err(errors) => results.push(BatchItem {
                     index,
-                    status: "rejected",
+                    status: AckStatus::Rejected,
                     event_id: None,
                     variant: None,
                     errors,
@@ -280,30 +301,30 @@ pub async fn track_batch(
         .ingest
         .submit(prepared)
         .await
-        .map_err(ingest_error)?;
+        .map_err(|e| ingest_error(e, "events"))?;
     for (index, outcome) in positions.into_iter().zip(outcomes) {
         let item = &mut results[index];
         match outcome {
             Outcome::Stored { event_id, variant } => {
-                item.status = "stored";
+                item.status = AckStatus::Stored;
                 item.event_id = Some(event_id);
                 item.variant = Some(variant);
             }
             Outcome::Duplicate { variant } => {
-                item.status = "duplicate";
+                item.status = AckStatus::Duplicate;
                 item.variant = Some(variant);
             }
             Outcome::NotAssigned => {
-                item.status = "rejected";
+                item.status = AckStatus::Rejected;
                 item.errors = vec![not_assigned(&format!("events[{index}]."))];
             }
         }
     }
-    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    let count = |s: AckStatus| results.iter().filter(|r| r.status == s).count();
     Ok(BatchResult {
-        stored: count("stored"),
-        duplicates: count("duplicate"),
-        rejected: count("rejected"),
+        stored: count(AckStatus::Stored),
+        duplicates: count(AckStatus::Duplicate),
+        rejected: count(AckStatus::Rejected),
         results,
     })
 }

@@ -5,7 +5,6 @@ use crate::domain::{FieldError, Role};
 use crate::store;
 use anyhow::Context;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -18,23 +17,34 @@ pub struct NewToken {
     pub tenant_id: Option<String>,
 }
 
-/// Prefix that makes Verdict tokens recognisable (e.g. by secret scanners).
-const TOKEN_PREFIX: &str = "vdt_";
-
-/// The stored form of a token: SHA-256 of its text. Tokens carry 256 random bits, so a
-/// fast hash is enough (no password stretching needed).
-pub fn hash_token(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
+use crate::domain::auth::{TOKEN_PREFIX, hash_secret as hash_token};
+use crate::domain::experiment::SYSTEM_TENANT;
 
 /// Creates a token with `role`, limited to `tenant_id` (required for every role but
-/// super_admin).
+/// super_admin), that never expires.
 pub async fn create(
     pool: &PgPool,
     role: Role,
     tenant_id: Option<String>,
     label: &str,
 ) -> Result<NewToken, ServiceError> {
+    create_expiring(pool, role, tenant_id, label, None).await
+}
+
+/// Creates a token as [`create`] does, that stops working at `expires_at` (if given).
+pub async fn create_expiring(
+    pool: &PgPool,
+    role: Role,
+    tenant_id: Option<String>,
+    label: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<NewToken, ServiceError> {
+    if expires_at.is_some_and(|at| at <= chrono::Utc::now()) {
+        return Err(ServiceError::Invalid(vec![FieldError::new(
+            "expires",
+            "must be in the future",
+        )]));
+    }
     let tenant_id = tenant_id.map(|t| t.trim().to_owned());
     match &tenant_id {
         None if role != Role::SuperAdmin => {
@@ -47,6 +57,13 @@ pub async fn create(
             return Err(ServiceError::Invalid(vec![FieldError::new(
                 "tenant",
                 "a tenant id has 1 to 200 characters",
+            )]));
+        }
+        Some(t) if t == SYSTEM_TENANT => {
+            return Err(ServiceError::Invalid(vec![FieldError::new(
+                "tenant",
+                "\"system\" is reserved for system-wide experiments; no token belongs to it \
+                 (a super_admin without --tenant manages them)",
             )]));
         }
         _ => {}
@@ -64,6 +81,7 @@ pub async fn create(
             role: role.as_str(),
             tenant_id: tenant_id.as_deref(),
             label,
+            expires_at,
         },
     )
     .await

@@ -5,12 +5,18 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-/// Records a rollout of a winner.
-pub async fn insert(conn: &mut PgConnection, d: &Deployment, salt: &str) -> sqlx::Result<()> {
-    sqlx::query(
+/// Records a rollout of a winner, timed by the database's clock (never an application
+/// server's, which may be skewed: the newest deployment is the one in force). Returns when.
+pub async fn insert(
+    conn: &mut PgConnection,
+    d: &Deployment,
+    salt: &str,
+) -> sqlx::Result<DateTime<Utc>> {
+    sqlx::query_scalar(
         "insert into deployments (id, experiment_id, tenant_id, target_type, target_id, winner,
-             configuration, rollout_percentage, salt, notes, deployed_by, deployed_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             configuration, rollout_percentage, salt, notes, deployed_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         returning deployed_at",
     )
     .bind(d.id)
     .bind(d.experiment_id)
@@ -23,10 +29,8 @@ pub async fn insert(conn: &mut PgConnection, d: &Deployment, salt: &str) -> sqlx
     .bind(salt)
     .bind(&d.notes)
     .bind(&d.deployed_by)
-    .bind(d.deployed_at)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
 #[derive(sqlx::FromRow)]

@@ -195,7 +195,8 @@ fn events_insert_sql(first: usize) -> String {
              custom_metrics, insight_id, conversation_id, intent, scope, ts, idempotency_key,
              fold_key)
          select * from {}
-         on conflict (experiment_id, idempotency_key) where idempotency_key is not null
+         on conflict (experiment_id, tenant_id, idempotency_key)
+         where idempotency_key is not null
          do nothing",
         unnest_params(first, &event_types())
     )
@@ -261,8 +262,8 @@ fn bind_event_fields<'q>(query: PgQuery<'q>, drafts: &[&'q EventDraft]) -> PgQue
 
 static INSERT_EVENTS: LazyLock<String> = LazyLock::new(|| events_insert_sql(1) + " returning id");
 
-/// Inserts events in one statement; an idempotency key already stored for the experiment
-/// makes its event a no-op. Returns the ids that were inserted.
+/// Inserts events in one statement; an idempotency key already stored for the experiment and
+/// tenant makes its event a no-op. Returns the ids that were inserted.
 pub async fn insert(conn: &mut PgConnection, rows: &[EventRow<'_>]) -> sqlx::Result<Vec<Uuid>> {
     if rows.is_empty() {
         return Ok(vec![]);
@@ -409,24 +410,26 @@ fn daily_sql(first: usize) -> String {
 }
 
 /// How a `daily_metrics` row takes in a delta: counts added, means and M2 merged with Chan's
-/// parallel update (exact).
+/// parallel update in δ form (the mean moves by the difference of the means times the new
+/// share; M2 gains δ² · n₁ · (n₂ / n)): no product of a count and a mean, so with the bounded
+/// values of `domain::limits` no term can overflow.
 const DAILY_MERGE: &str = "on conflict (experiment_id, day, variant, shard) do update set
              events = d.events + excluded.events,
              quality_mean = case when d.quality_n + excluded.quality_n = 0 then 0 else
-                 (d.quality_n * d.quality_mean + excluded.quality_n * excluded.quality_mean)
-                 / (d.quality_n + excluded.quality_n) end,
+                 d.quality_mean + (excluded.quality_mean - d.quality_mean)
+                 * (excluded.quality_n::float8 / (d.quality_n + excluded.quality_n)) end,
              quality_m2 = d.quality_m2 + excluded.quality_m2 +
                  case when d.quality_n + excluded.quality_n = 0 then 0 else
-                 (excluded.quality_mean - d.quality_mean) ^ 2 * d.quality_n * excluded.quality_n
-                 / (d.quality_n + excluded.quality_n) end,
+                 (excluded.quality_mean - d.quality_mean) ^ 2 * d.quality_n
+                 * (excluded.quality_n::float8 / (d.quality_n + excluded.quality_n)) end,
              quality_n = d.quality_n + excluded.quality_n,
              latency_mean = case when d.latency_n + excluded.latency_n = 0 then 0 else
-                 (d.latency_n * d.latency_mean + excluded.latency_n * excluded.latency_mean)
-                 / (d.latency_n + excluded.latency_n) end,
+                 d.latency_mean + (excluded.latency_mean - d.latency_mean)
+                 * (excluded.latency_n::float8 / (d.latency_n + excluded.latency_n)) end,
              latency_m2 = d.latency_m2 + excluded.latency_m2 +
                  case when d.latency_n + excluded.latency_n = 0 then 0 else
-                 (excluded.latency_mean - d.latency_mean) ^ 2 * d.latency_n * excluded.latency_n
-                 / (d.latency_n + excluded.latency_n) end,
+                 (excluded.latency_mean - d.latency_mean) ^ 2 * d.latency_n
+                 * (excluded.latency_n::float8 / (d.latency_n + excluded.latency_n)) end,
              latency_n = d.latency_n + excluded.latency_n";
 
 /// Binds the 11 parameters of `daily_sql`.
@@ -688,46 +691,84 @@ pub(crate) const USER_ROLLUP_COLUMNS: &str = "events, errors, quality_n, quality
 /// Key of the advisory lock a fold holds: one fold at a time across all replicas.
 pub const FOLD_LOCK: i64 = 0x7665_7264_6963_7401;
 
+/// Whether an event `e` holds a value outside the bounds of `domain::limits` (the same as
+/// the CHECK constraints of `events`), which only rows stored by older versions can.
+const OUT_OF_BOUNDS: &str = "coalesce(e.quality not between 0 and 1, false)
+    or coalesce(e.latency_ms > 86400000, false)
+    or coalesce(e.tokens_used > 100000000, false)
+    or coalesce(e.cost > 1000000, false)
+    or (e.custom_metrics <> '{}'::jsonb and jsonb_path_exists(e.custom_metrics,
+        '$.* ? (@.type() != \"number\" || @ > 1000000000 || @ < -1000000000)'))";
+
+/// The upsert that adds the per-user sums of the events `ev` (all columns of `events`) to
+/// `user_metrics`: one row per user, however many events and batches named them.
+fn add_to_user_metrics(ev: &str) -> String {
+    format!(
+        "insert into user_metrics as m (experiment_id, tenant_id, user_id, variant,
+             {USER_ROLLUP_COLUMNS})
+         select e.experiment_id, e.tenant_id, e.user_id, min(e.variant),
+                {USER_AGGREGATES}
+         from {ev} e
+         group by e.experiment_id, e.tenant_id, e.user_id
+         order by e.experiment_id, e.tenant_id, e.user_id
+         on conflict (experiment_id, tenant_id, user_id) do update set
+             events = m.events + excluded.events,
+             errors = m.errors + excluded.errors,
+             quality_n = m.quality_n + excluded.quality_n,
+             quality_sum = m.quality_sum + excluded.quality_sum,
+             citation_n = m.citation_n + excluded.citation_n,
+             citation_sum = m.citation_sum + excluded.citation_sum,
+             latency_n = m.latency_n + excluded.latency_n,
+             latency_sum = m.latency_sum + excluded.latency_sum,
+             tokens_n = m.tokens_n + excluded.tokens_n,
+             tokens_sum = m.tokens_sum + excluded.tokens_sum,
+             cost_n = m.cost_n + excluded.cost_n,
+             cost_sum = m.cost_sum + excluded.cost_sum,
+             positive = m.positive + excluded.positive,
+             negative = m.negative + excluded.negative,
+             neutral = m.neutral + excluded.neutral,
+             first_ts = least(m.first_ts, excluded.first_ts),
+             last_ts = greatest(m.last_ts, excluded.last_ts),
+             pre_n = m.pre_n + excluded.pre_n,
+             pre_sum = m.pre_sum + excluded.pre_sum"
+    )
+}
+
+/// What one fold did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Folded {
+    /// Events taken from after their streams' progress (folded or quarantined).
+    pub events: u64,
+    /// Of those, the events that could not be folded and went to `fold_quarantine`.
+    pub quarantined: u64,
+}
+
+/// Whether `err` is about the data (a value out of range, a failed check), not the
+/// connection or the server: the same statement on the same rows would fail again.
+pub fn is_data_error(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
+}
+
 /// Folds up to `limit` events per stream that are not in `user_metrics` yet into it: summed
 /// per user (one upsert per user however many events and batches named them), and each
 /// stream's progress moved to the last event folded, in one transaction (an event is counted
 /// once by every reader: either folded, or among the events after its stream's progress).
-/// Returns how many events were folded, or `None` when another fold holds the lock.
-pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<u64>> {
+/// Returns what was folded, or `None` when another fold holds the lock.
+///
+/// When the events cannot all be summed (a sum out of range, from values stored before the
+/// bounds of `domain::limits`), the fold finds the events that cannot by halving the window
+/// (a statement per half, each in a savepoint), folds all the others, and puts those few in
+/// `fold_quarantine`: everyone else's events keep being folded, and the progress moves past
+/// the quarantined ones, so no result reads them until they are repaired and released.
+pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Folded>> {
     static FOLD: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with ev as materialized (
                  select s.stream, e.* from {}
              ),
-             folded as (
-                 insert into user_metrics as m (experiment_id, tenant_id, user_id, variant,
-                     {USER_ROLLUP_COLUMNS})
-                 select e.experiment_id, e.tenant_id, e.user_id, min(e.variant),
-                        {USER_AGGREGATES}
-                 from ev e
-                 group by e.experiment_id, e.tenant_id, e.user_id
-                 order by e.experiment_id, e.tenant_id, e.user_id
-                 on conflict (experiment_id, tenant_id, user_id) do update set
-                     events = m.events + excluded.events,
-                     errors = m.errors + excluded.errors,
-                     quality_n = m.quality_n + excluded.quality_n,
-                     quality_sum = m.quality_sum + excluded.quality_sum,
-                     citation_n = m.citation_n + excluded.citation_n,
-                     citation_sum = m.citation_sum + excluded.citation_sum,
-                     latency_n = m.latency_n + excluded.latency_n,
-                     latency_sum = m.latency_sum + excluded.latency_sum,
-                     tokens_n = m.tokens_n + excluded.tokens_n,
-                     tokens_sum = m.tokens_sum + excluded.tokens_sum,
-                     cost_n = m.cost_n + excluded.cost_n,
-                     cost_sum = m.cost_sum + excluded.cost_sum,
-                     positive = m.positive + excluded.positive,
-                     negative = m.negative + excluded.negative,
-                     neutral = m.neutral + excluded.neutral,
-                     first_ts = least(m.first_ts, excluded.first_ts),
-                     last_ts = greatest(m.last_ts, excluded.last_ts),
-                     pre_n = m.pre_n + excluded.pre_n,
-                     pre_sum = m.pre_sum + excluded.pre_sum
-             ),
+             folded as ({}),
              progress as (
                  update ingest_streams t
                  set folded_through = p.through - (t.stream << {SEQ_BITS})
@@ -735,7 +776,8 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<u6
                  where t.stream = p.stream
              )
              select count(*) from ev",
-            unfolded_events("", "limit $1")
+            unfolded_events("", "limit $1"),
+            add_to_user_metrics("ev")
         )
     });
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
@@ -746,12 +788,198 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<u6
     if !locked {
         return Ok(None);
     }
-    let folded: i64 = sqlx::query_scalar(FOLD.as_str())
+    sqlx::query("savepoint whole").execute(&mut *tx).await?;
+    let folded = match sqlx::query_scalar::<_, i64>(FOLD.as_str())
         .bind(limit)
+        .fetch_one(&mut *tx)
+        .await
+    {
+        Ok(n) => Folded {
+            events: u64::try_from(n).unwrap_or(0),
+            quarantined: 0,
+        },
+        Err(err) if is_data_error(&err) => {
+            sqlx::query("rollback to savepoint whole")
+                .execute(&mut *tx)
+                .await?;
+            tracing::warn!(error = %err, "some events cannot be folded; finding them");
+            fold_around_poison(&mut tx, limit).await?
+        }
+        Err(err) => return Err(err),
+    };
+    tx.commit().await?;
+    Ok(Some(folded))
+}
+
+/// The fold's careful path (see `fold`): the window of events a fold takes. Those with a
+/// value outside today's bounds (`domain::limits`, stored by older versions) are quarantined
+/// first; the others are numbered by user and folded range by range of users, a range that
+/// fails is halved, and a single user whose events still fail has them quarantined with the
+/// database's reason. A user's rollup row is thus never left holding part of a poison.
+async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Folded> {
+    static WINDOW: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "create temporary table fold_window on commit drop as
+             select dense_rank() over (
+                        order by e.experiment_id, e.tenant_id, e.user_id) as ord,
+                    s.stream, e.experiment_id, e.id, e.tenant_id, e.user_id, e.fold_key,
+                    not ({OUT_OF_BOUNDS}) as in_bounds
+             from {}",
+            unfolded_events("", "limit $1")
+        )
+    });
+    static OUT_OF_BOUNDS_FIRST: &str = "with q as (
+             insert into fold_quarantine (experiment_id, event_id, tenant_id, user_id, reason)
+             select experiment_id, id, tenant_id, user_id,
+                    'a value is outside the bounds Verdict now accepts'
+             from fold_window where not in_bounds
+             on conflict do nothing
+             returning 1
+         )
+         select count(*) from q";
+    static RANGE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with ev as materialized (
+                 select e.* from fold_window w
+                 join events e on e.experiment_id = w.experiment_id and e.id = w.id
+                 where w.ord between $1 and $2 and w.in_bounds
+             )
+             {}",
+            add_to_user_metrics("ev")
+        )
+    });
+    sqlx::query(WINDOW.as_str())
+        .bind(limit)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("create index on fold_window (ord)")
+        .execute(&mut *conn)
+        .await?;
+    let (n, users): (i64, i64) =
+        sqlx::query_as("select count(*), coalesce(max(ord), 0) from fold_window")
+            .fetch_one(&mut *conn)
+            .await?;
+    let first: i64 = sqlx::query_scalar(OUT_OF_BOUNDS_FIRST)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut quarantined = u64::try_from(first).unwrap_or(0);
+    let mut ranges = vec![(1i64, users)];
+    while let Some((a, b)) = ranges.pop() {
+        if a > b {
+            continue;
+        }
+        sqlx::query("savepoint part").execute(&mut *conn).await?;
+        match sqlx::query(RANGE.as_str())
+            .bind(a)
+            .bind(b)
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => {
+                sqlx::query("release savepoint part")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Err(err) if is_data_error(&err) => {
+                sqlx::query("rollback to savepoint part")
+                    .execute(&mut *conn)
+                    .await?;
+                if a == b {
+                    let reason = err
+                        .as_database_error()
+                        .map(|e| e.message().to_owned())
+                        .unwrap_or_else(|| err.to_string());
+                    quarantined += sqlx::query(
+                        "insert into fold_quarantine (experiment_id, event_id, tenant_id,
+                             user_id, reason)
+                         select experiment_id, id, tenant_id, user_id, $2 from fold_window
+                         where ord = $1 and in_bounds
+                         on conflict do nothing",
+                    )
+                    .bind(a)
+                    .bind(reason)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                } else {
+                    let mid = a + (b - a) / 2;
+                    ranges.push((mid + 1, b));
+                    ranges.push((a, mid));
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    static PROGRESS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "update ingest_streams t
+             set folded_through = p.through - (t.stream << {SEQ_BITS})
+             from (select stream, max(fold_key) as through from fold_window group by stream) p
+             where t.stream = p.stream"
+        )
+    });
+    sqlx::query(PROGRESS.as_str()).execute(&mut *conn).await?;
+    Ok(Folded {
+        events: u64::try_from(n).unwrap_or(0),
+        quarantined,
+    })
+}
+
+/// A quarantined event, as `verdict quarantine` lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Quarantined {
+    pub experiment_id: Uuid,
+    pub event_id: Uuid,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub reason: String,
+    pub quarantined_at: DateTime<Utc>,
+}
+
+/// The quarantined events, oldest first (at most `limit`).
+pub async fn quarantined(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Quarantined>> {
+    sqlx::query_as(
+        "select experiment_id, event_id, tenant_id, user_id, reason, quarantined_at
+         from fold_quarantine order by quarantined_at, experiment_id, event_id limit $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// How many events are quarantined.
+pub async fn quarantined_count(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from fold_quarantine")
+        .fetch_one(pool)
+        .await
+}
+
+/// Folds the quarantined events again (once an operator has repaired them in `events`) and
+/// takes them out of the quarantine, in one transaction under the fold's lock. Fails, leaving
+/// them quarantined, when they still cannot be folded. Returns how many were released.
+pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
+    static RELEASE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with ev as materialized (
+                 select e.* from fold_quarantine q
+                 join events e on e.experiment_id = q.experiment_id and e.id = q.event_id
+             ),
+             folded as ({}),
+             released as (delete from fold_quarantine returning 1)
+             select count(*) from released",
+            add_to_user_metrics("ev")
+        )
+    });
+    let mut tx = pool.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(FOLD_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let released: i64 = sqlx::query_scalar(RELEASE.as_str())
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(Some(u64::try_from(folded).unwrap_or(0)))
+    Ok(u64::try_from(released).unwrap_or(0))
 }
 
 /// Forgets the streams of writers long gone (a writer takes a new stream at least hourly)

@@ -145,8 +145,13 @@ fn stored(row: ExperimentRow) -> sqlx::Result<StoredExperiment> {
     Ok(StoredExperiment { experiment, salt })
 }
 
-/// Inserts a new experiment.
-pub async fn insert(conn: &mut PgConnection, e: &Experiment, salt: &str) -> sqlx::Result<()> {
+/// Inserts a new experiment, created by the token `created_by_token`.
+pub async fn insert(
+    conn: &mut PgConnection,
+    e: &Experiment,
+    salt: &str,
+    created_by_token: Uuid,
+) -> sqlx::Result<()> {
     let s = &e.spec;
     sqlx::query(
         "insert into experiments (tenant_id, id, name, description, hypothesis, target_type,
@@ -154,9 +159,9 @@ pub async fn insert(conn: &mut PgConnection, e: &Experiment, salt: &str) -> sqlx
              alloc_control, alloc_treatment, targeting, primary_metric, success_metric,
              success_operator, success_threshold, confidence_level, secondary_metrics,
              auto_pause_on_guardrail, status, min_duration_days, min_samples_per_variant,
-             created_by, salt, created_at, updated_at)
+             created_by, salt, created_at, updated_at, created_by_token)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27)",
+             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27, $28)",
     )
     .bind(&e.tenant_id)
     .bind(e.id)
@@ -190,9 +195,19 @@ pub async fn insert(conn: &mut PgConnection, e: &Experiment, salt: &str) -> sqlx
     .bind(&e.created_by)
     .bind(salt)
     .bind(e.created_at)
+    .bind(created_by_token)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The token that created experiment `id` (`None` for experiments created before this was
+/// recorded).
+pub async fn creator_token(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("select created_by_token from experiments where id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
 }
 
 /// Writes every changeable column of `e` and bumps its version; returns the stored row.
@@ -354,11 +369,14 @@ struct ListRow {
 }
 
 /// The experiments in any of `statuses` (all when empty), of `tenant` (all when `None`),
-/// newest first.
+/// newest first: at most `limit`, after the experiment `after` in that order (a page's
+/// cursor is its last experiment's id).
 pub async fn list(
     pool: &PgPool,
     statuses: &[ExperimentStatus],
     tenant: Option<&str>,
+    after: Option<Uuid>,
+    limit: i64,
 ) -> sqlx::Result<Vec<ExperimentListItem>> {
     let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
     sqlx::query_as::<_, ListRow>(
@@ -372,10 +390,15 @@ pub async fn list(
          from experiments e left join result_snapshots s on s.experiment_id = e.id
          where (cardinality($1::text[]) = 0 or e.status = any($1))
            and ($2::text is null or e.tenant_id = $2)
-         order by e.created_at desc, e.id desc",
+           and ($3::uuid is null or (e.created_at, e.id) <
+                (select c.created_at, c.id from experiments c where c.id = $3))
+         order by e.created_at desc, e.id desc
+         limit $4",
     )
     .bind(&names)
     .bind(tenant)
+    .bind(after)
+    .bind(limit)
     .fetch_all(pool)
     .await?
     .into_iter()

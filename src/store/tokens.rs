@@ -1,3 +1,5 @@
+use crate::domain::{Principal, Role};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -9,12 +11,13 @@ pub struct NewTokenRow<'a> {
     pub role: &'a str,
     pub tenant_id: Option<&'a str>,
     pub label: &'a str,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(pool: &PgPool, row: NewTokenRow<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into api_tokens (id, token_hash, prefix, role, tenant_id, label)
-         values ($1, $2, $3, $4, $5, $6)",
+        "insert into api_tokens (id, token_hash, prefix, role, tenant_id, label, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(row.id)
     .bind(row.token_hash)
@@ -22,6 +25,7 @@ pub async fn insert(pool: &PgPool, row: NewTokenRow<'_>) -> sqlx::Result<()> {
     .bind(row.role)
     .bind(row.tenant_id)
     .bind(row.label)
+    .bind(row.expires_at)
     .execute(pool)
     .await?;
     Ok(())
@@ -47,7 +51,7 @@ pub async fn revoke_by_hash(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<u6
     Ok(done.rows_affected())
 }
 
-/// An active (not revoked) token.
+/// An active (not revoked, not expired) token.
 #[derive(sqlx::FromRow)]
 pub struct TokenRow {
     pub id: Uuid,
@@ -55,6 +59,26 @@ pub struct TokenRow {
     pub role: String,
     pub tenant_id: Option<String>,
     pub label: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl TokenRow {
+    /// The caller this token stands for. A role the code does not know (a database edited
+    /// by hand) names no caller.
+    pub fn principal(self) -> Option<Principal> {
+        let role: Role = self.role.parse().ok()?;
+        let actor = if self.label.trim().is_empty() {
+            self.prefix
+        } else {
+            format!("{} ({})", self.label.trim(), self.prefix)
+        };
+        Some(Principal {
+            token_id: self.id,
+            role,
+            tenant_id: self.tenant_id,
+            actor,
+        })
+    }
 }
 
 /// The active token whose hash is `token_hash`.
@@ -63,8 +87,9 @@ pub async fn find_active_by_hash(
     token_hash: &[u8],
 ) -> sqlx::Result<Option<TokenRow>> {
     sqlx::query_as::<_, TokenRow>(
-        "select id, prefix, role, tenant_id, label from api_tokens
-         where token_hash = $1 and revoked_at is null",
+        "select id, prefix, role, tenant_id, label, expires_at from api_tokens
+         where token_hash = $1 and revoked_at is null
+           and (expires_at is null or expires_at > now())",
     )
     .bind(token_hash)
     .fetch_optional(pool)
@@ -74,13 +99,31 @@ pub async fn find_active_by_hash(
 /// The active token behind the unexpired session whose hash is `session_hash`.
 pub async fn find_by_session(pool: &PgPool, session_hash: &[u8]) -> sqlx::Result<Option<TokenRow>> {
     sqlx::query_as::<_, TokenRow>(
-        "select t.id, t.prefix, t.role, t.tenant_id, t.label
+        "select t.id, t.prefix, t.role, t.tenant_id, t.label, t.expires_at
          from sessions s join api_tokens t on t.id = s.token_id
-         where s.id_hash = $1 and s.expires_at > now() and t.revoked_at is null",
+         where s.id_hash = $1 and s.expires_at > now() and t.revoked_at is null
+           and (t.expires_at is null or t.expires_at > now())",
     )
     .bind(session_hash)
     .fetch_optional(pool)
     .await
+}
+
+/// Records that a token was used now.
+pub async fn touch(pool: &PgPool, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update api_tokens set last_used_at = now() where id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Deletes every expired session; returns how many.
+pub async fn purge_expired_sessions(pool: &PgPool) -> sqlx::Result<u64> {
+    Ok(sqlx::query("delete from sessions where expires_at < now()")
+        .execute(pool)
+        .await?
+        .rows_affected())
 }
 
 /// Opens a browser session for a token.

@@ -178,9 +178,12 @@ async fn signing_in_sets_a_strict_http_only_session_cookie_that_works_until_sign
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("verdict_session="));
+    assert!(cookie.starts_with("__Host-verdict_session="), "{cookie}");
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Secure")
+            && cookie.contains("Path=/"),
         "{cookie}"
     );
     let session = cookie.split(';').next().unwrap().to_owned();
@@ -207,6 +210,7 @@ async fn signing_in_sets_a_strict_http_only_session_cookie_that_works_until_sign
         .client
         .post(format!("{}/api/fn/sign_out", app.address))
         .header("cookie", &session)
+        .header("origin", &app.address)
         .json(&json!({}))
         .send()
         .await

@@ -44,14 +44,14 @@ async fn list_experiments_returns_those_of_the_given_statuses_newest_first(pool:
         .await;
 
     assert_eq!(r.status, 200, "{}", r.body);
-    let names: Vec<&str> = r
-        .body
+    let names: Vec<&str> = r.body["experiments"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["second draft", "first draft"]);
+    assert_eq!(r.body["nextCursor"], serde_json::Value::Null);
 }
 
 #[sqlx::test]

@@ -262,7 +262,11 @@ async fn a_batch_stores_the_good_events_and_reports_each_bad_one(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_full_ingestion_queue_answers_busy_instead_of_dropping(pool: PgPool) {
-    let ingest = verdict::runtime::ingest::Ingest::start_with_capacity(pool, 3);
+    let ingest = verdict::runtime::ingest::Ingest::start_with_capacity(
+        pool,
+        3,
+        &verdict::runtime::supervise::Supervisor::new(),
+    );
     let events: Vec<_> = (0..4).map(|_| sample_event()).collect();
     let err = ingest.submit(events).await.unwrap_err();
     assert!(matches!(err, verdict::runtime::ingest::IngestError::Busy));
@@ -310,13 +314,23 @@ async fn every_acknowledged_event_survives_the_server_being_killed_mid_batch(poo
         .local_addr()
         .unwrap()
         .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
-        .arg("serve")
-        .env("DATABASE_URL", &url)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "error")
-        .spawn()
-        .expect("the server starts");
+    /// The server process, killed however the test ends (a failed assertion too).
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Server(
+        std::process::Command::new(env!("CARGO_BIN_EXE_verdict"))
+            .arg("serve")
+            .env("DATABASE_URL", &url)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "error")
+            .spawn()
+            .expect("the server starts"),
+    );
     let app = crate::helpers::TestApp {
         address: format!("http://127.0.0.1:{port}"),
         pool: pool.clone(),
@@ -384,8 +398,8 @@ async fn every_acknowledged_event_survives_the_server_being_killed_mid_batch(poo
         }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    child.kill().expect("killed"); // SIGKILL: no graceful shutdown
-    child.wait().unwrap();
+    child.0.kill().expect("killed"); // SIGKILL: no graceful shutdown
+    child.0.wait().unwrap();
     for c in clients {
         let _ = c.await;
     }
@@ -409,6 +423,21 @@ async fn every_acknowledged_event_survives_the_server_being_killed_mid_batch(poo
         .unwrap();
     assert_eq!(found as usize, acked.len(), "acknowledged events lost");
     let _ = EXPERIMENTS;
+    // The killed server's connections end as PostgreSQL notices them gone: wait for that,
+    // so the test's database can be dropped after it.
+    for _ in 0..200 {
+        let others: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid()",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if others < i64::from(pool.size()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Large batches mixing events without an idempotency key (written by binary COPY) and with

@@ -22,6 +22,7 @@ pub async fn spawn_app_with(pool: PgPool, require_approval: bool) -> TestApp {
         database_url: String::new(),
         addr: "127.0.0.1:0".parse().unwrap(),
         require_approval,
+        insecure_cookies: false,
     };
     let app = Application::build(&settings, pool.clone())
         .await
@@ -89,6 +90,7 @@ impl TestApp {
         while verdict::store::events::fold(&mut conn, i64::MAX)
             .await
             .unwrap()
+            .map(|f| f.events)
             != Some(0)
         {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -189,8 +191,9 @@ impl TestApp {
     /// notifications arrive within milliseconds; the deadline is generous).
     pub async fn wait_for_live(&self, n: u64) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let operator = self.root().await;
         loop {
-            let (_, body, _) = self.get_page("/healthz", None).await;
+            let (_, body, _) = self.get_page("/healthz", Some(&operator)).await;
             let health: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             if health["runtime"]["experiments"].as_u64() == Some(n) {
                 return;

@@ -193,7 +193,8 @@ async fn a_breached_guardrail_pauses_an_experiment_that_asked_for_it(pool: PgPoo
         .await
         .unwrap();
 
-    assert_eq!(refreshed, 1);
+    assert_eq!(refreshed.refreshed, 1);
+    assert!(refreshed.failed.is_empty());
     let e = app.get_as(&format!("{EXPERIMENTS}/{id}"), &root).await.body;
     assert_eq!(e["status"], "paused");
     let audit = app

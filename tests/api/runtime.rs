@@ -266,13 +266,14 @@ async fn resolve_keeps_answering_from_memory_when_the_database_is_gone(pool: PgP
         .await;
     let before = app.resolve(&service, "acme", "zoe").await;
     assert_eq!(before.status, 200);
+    app.get_page("/healthz", Some(&root)).await;
 
     pool.close().await;
 
     let after = app.resolve(&service, "acme", "zoe").await;
     assert_eq!(after.status, 200, "{}", after.body);
     assert_eq!(after.body["assignments"], before.body["assignments"]);
-    let (status, body, _) = app.get_page("/healthz", None).await;
+    let (status, body, _) = app.get_page("/healthz", Some(&root)).await;
     assert_eq!(status, 503, "{body}");
     let health: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(

@@ -1,7 +1,8 @@
 use sqlx::PgPool;
 use verdict::domain::Role;
+use verdict::domain::auth::hash_secret as hash_token;
 use verdict::service::ServiceError;
-use verdict::service::tokens::{self, hash_token};
+use verdict::service::tokens;
 
 #[sqlx::test]
 async fn a_created_token_is_stored_only_as_its_hash(pool: PgPool) {

@@ -7,6 +7,9 @@ use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+/// Experiments on one page of the dashboard (search and sort apply within the page).
+const PAGE_SIZE: u32 = 50;
+
 /// How the list is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sort {
@@ -186,9 +189,21 @@ pub fn Dashboard() -> impl IntoView {
     let sort = Memo::new(move |_| Sort::from_query(query.read().get("sort").as_deref()));
     let refresh = RwSignal::new(0u32);
     let counts = Resource::new(move || refresh.get(), |_| experiment_counts());
+    // The cursors of the pages before the one shown (empty: the first page).
+    let pages = RwSignal::new(Vec::<uuid::Uuid>::new());
+    Effect::new(move |_| {
+        tab.track();
+        pages.set(Vec::new());
+    });
     let items = Resource::new(
-        move || (tab.get().statuses(), refresh.get()),
-        |(statuses, _)| list_experiments(statuses),
+        move || {
+            (
+                tab.get().statuses(),
+                refresh.get(),
+                pages.get().last().copied(),
+            )
+        },
+        |(statuses, _, cursor)| list_experiments(statuses, cursor, Some(PAGE_SIZE)),
     );
     let goto = RwSignal::new(None::<String>);
     let navigate = use_navigate();
@@ -275,20 +290,40 @@ pub fn Dashboard() -> impl IntoView {
                 <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match items.await {
-                            Ok(list) if list.is_empty() => {
+                            Ok(page) if page.experiments.is_empty() && pages.get_untracked().is_empty() => {
                                 view! { <p class="empty">{tab.get_untracked().empty_text()}</p> }
                                     .into_any()
                             }
-                            Ok(list) => {
-                                let shown = arrange(list, &search.get(), sort.get());
-                                if shown.is_empty() {
+                            Ok(page) => {
+                                let next = page.next_cursor;
+                                let shown = arrange(page.experiments, &search.get(), sort.get());
+                                let cards = if shown.is_empty() {
                                     view! { <p class="empty">"No experiment matches the search."</p> }.into_any()
                                 } else {
                                     shown.into_iter()
                                         .map(|item| view! { <ExperimentCard item can_manage refresh /> })
                                         .collect_view()
                                         .into_any()
-                                }
+                                };
+                                let first = pages.get_untracked().is_empty();
+                                view! {
+                                    {cards}
+                                    {(next.is_some() || !first).then(|| view! {
+                                        <nav class="pager" aria-label="Pages of experiments">
+                                            <button class="button secondary" disabled=first
+                                                on:click=move |_| pages.update(|p| { p.pop(); })>
+                                                "← Newer"
+                                            </button>
+                                            <span class="pager-text">
+                                                {format!("Page {}", pages.get_untracked().len() + 1)}
+                                            </span>
+                                            <button class="button secondary" disabled=next.is_none()
+                                                on:click=move |_| if let Some(c) = next { pages.update(|p| p.push(c)) }>
+                                                "Older →"
+                                            </button>
+                                        </nav>
+                                    })}
+                                }.into_any()
                             }
                             Err(err) => {
                                 view! { <p class="error" role="alert">{err.to_string()}</p> }

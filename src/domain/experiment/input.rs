@@ -492,7 +492,13 @@ fn targeting(e: &mut Errors, input: Option<&TargetingInput>) -> Option<Targeting
     }
     for (i, s) in raw_scopes.into_iter().enumerate() {
         match s {
-            Value::Object(map) => scopes.push(map),
+            Value::Object(map) => match crate::domain::limits::scope_problem(&map) {
+                None => scopes.push(map),
+                Some(problem) => {
+                    e.add(format!("targeting.scopes[{i}]"), problem);
+                    ok = false;
+                }
+            },
             _ => {
                 e.add(format!("targeting.scopes[{i}]"), "must be a JSON object");
                 ok = false;

@@ -78,6 +78,15 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
 }
 
+/// One page of a listing of experiments, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentPage {
+    pub experiments: Vec<ExperimentListItem>,
+    /// The cursor of the next page (the last experiment's id); `None` on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
 /// What a dashboard card shows of an experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,7 +1,7 @@
 //! `/api/v1/admin/insights/experiments` (spec: API Reference).
 
 use super::RestError;
-use super::extract::{Body, experiment_id};
+use super::extract::{Body, Manager, experiment_id};
 use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Action, DeployRequest, ExperimentInput};
 use crate::domain::{ExperimentStatus, FieldError, Principal};
@@ -40,7 +40,7 @@ fn json_of<T: serde::Serialize>(value: &T) -> Json<Value> {
 
 async fn create_experiment(
     State(state): State<AppState>,
-    who: Principal,
+    Manager(who): Manager,
     Body(input): Body<ExperimentInput>,
 ) -> Result<(StatusCode, Json<Value>), RestError> {
     let e = svc::create(&state.pool, &who, input).await?;
@@ -60,6 +60,10 @@ struct ListQuery {
     /// One status or several, comma-separated.
     status: Option<String>,
     tenant_id: Option<String>,
+    /// Most experiments in the page (1 to 500, default 100).
+    limit: Option<u32>,
+    /// The `nextCursor` of the page before.
+    cursor: Option<String>,
 }
 
 async fn list_experiments(
@@ -86,12 +90,23 @@ async fn list_experiments(
         statuses.push(status);
     }
     let tenant = query.tenant_id.as_deref().filter(|t| !t.is_empty());
-    let experiments = svc::list(&state.pool, &who, &statuses, tenant).await?;
+    let cursor = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(uuid::Uuid::parse_str(c).map_err(|_| {
+            RestError::from(ServiceError::Invalid(vec![FieldError::new(
+                "cursor",
+                "is not the cursor of a page of this listing",
+            )]))
+        })?),
+    };
+    let limit = query.limit.unwrap_or(svc::DEFAULT_PAGE);
+    let page = svc::list(&state.pool, &who, &statuses, tenant, cursor, limit).await?;
     let counts = svc::counts(&state.pool, &who, tenant).await?;
     Ok(Json(json!({
-        "experiments": experiments,
+        "total": page.experiments.len(),
+        "experiments": page.experiments,
         "counts": counts,
-        "total": experiments.len(),
+        "nextCursor": page.next_cursor,
     })))
 }
 
@@ -106,7 +121,7 @@ async fn get_experiment(
 
 async fn update_experiment(
     State(state): State<AppState>,
-    who: Principal,
+    Manager(who): Manager,
     Path(id): Path<String>,
     Body(patch): Body<ExperimentInput>,
 ) -> Reply {
@@ -181,7 +196,7 @@ struct WinnerBody {
 
 async fn declare_winner(
     State(state): State<AppState>,
-    who: Principal,
+    Manager(who): Manager,
     Path(id): Path<String>,
     Body(body): Body<WinnerBody>,
 ) -> Reply {
@@ -209,7 +224,7 @@ async fn approve_experiment(
 
 async fn deploy_winner(
     State(state): State<AppState>,
-    who: Principal,
+    Manager(who): Manager,
     Path(id): Path<String>,
     Body(body): Body<DeployRequest>,
 ) -> Reply {

@@ -11,13 +11,16 @@ pub use error::RestError;
 use super::AppState;
 use axum::Router;
 
-/// Largest accepted request body (targeting lists may hold 10,000 entries each; a batch
-/// 10,000 events).
-const MAX_BODY: usize = 32 * 1024 * 1024;
-
+/// The admin routes read bodies of at most `MAX_ADMIN_BODY` (an experiment's definition with
+/// its targeting lists), after the caller was found allowed to send one; the runtime routes
+/// bound theirs one by one (`runtime`).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .nest("/api/v1/admin/insights/experiments", experiments::router())
+        .nest(
+            "/api/v1/admin/insights/experiments",
+            experiments::router().layer(axum::extract::DefaultBodyLimit::max(
+                crate::domain::limits::MAX_ADMIN_BODY,
+            )),
+        )
         .merge(runtime::router())
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }

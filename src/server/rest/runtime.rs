@@ -1,18 +1,21 @@
-//! The runtime API on the AI product's hot path: resolve and events.
+//! The runtime API on the AI product's hot path: resolve and events. The caller's role is
+//! checked before any body is read, and each route reads at most what it needs
+//! (`domain::limits`); a batch is parsed by a visitor that stops at the event limit.
 
 use super::RestError;
-use super::extract::{Body, experiment_id};
-use crate::domain::Principal;
+use super::extract::{RuntimeCaller, body_bytes, experiment_id, json_body};
+use crate::domain::FieldError;
+use crate::domain::event::{BatchError, parse_batch};
+use crate::domain::limits::{MAX_BATCH_BODY, MAX_SMALL_BODY};
 use crate::domain::resolve::{ResolveRequest, answer_json};
 use crate::server::AppState;
+use crate::service::ServiceError;
 use crate::service::runtime as svc;
-use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::{StatusCode, header, request::Parts};
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -25,27 +28,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/insights/events/batch", post(track_batch))
 }
 
-/// The caller, with bearer tokens checked from memory (the hot path has no database read).
-pub struct RuntimeCaller(pub Principal);
-
-impl FromRequestParts<AppState> for RuntimeCaller {
-    type Rejection = RestError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, RestError> {
-        match crate::server::auth::bearer(&parts.headers)? {
-            Some(token) => Ok(RuntimeCaller(state.runtime.authenticate(token).await?)),
-            None => Ok(RuntimeCaller(
-                crate::server::auth::principal(&state.pool, &parts.headers).await?,
-            )),
-        }
-    }
-}
-
 async fn resolve(
     State(state): State<AppState>,
     RuntimeCaller(who): RuntimeCaller,
-    Body(request): Body<ResolveRequest>,
+    request: Request,
 ) -> Result<Response, RestError> {
+    let request: ResolveRequest = json_body(request, MAX_SMALL_BODY).await?;
     let body = svc::resolve(&state.runtime, &who, &request, |assignments| {
         answer_json(&request.tenant_id, &request.user_id, assignments)
     })?;
@@ -56,17 +44,12 @@ async fn track_event(
     State(state): State<AppState>,
     RuntimeCaller(who): RuntimeCaller,
     Path(id): Path<String>,
-    Body(body): Body<Value>,
+    request: Request,
 ) -> Result<(StatusCode, Json<svc::EventAck>), RestError> {
-    let ack = svc::track_event(
-        &state.pool,
-        &state.runtime,
-        &who,
-        experiment_id(&id)?,
-        &body,
-    )
-    .await?;
-    let status = if ack.status == "stored" {
+    let id = experiment_id(&id)?;
+    let body: Value = json_body(request, MAX_SMALL_BODY).await?;
+    let ack = svc::track_event(&state.pool, &state.runtime, &who, id, &body).await?;
+    let status = if ack.status == svc::AckStatus::Stored {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -74,24 +57,27 @@ async fn track_event(
     Ok((status, Json(ack)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Batch {
-    events: Vec<Value>,
-}
-
 async fn track_batch(
     State(state): State<AppState>,
     RuntimeCaller(who): RuntimeCaller,
-    body: Bytes,
+    request: Request,
 ) -> Result<(StatusCode, Json<svc::BatchResult>), RestError> {
-    let batch: Batch = serde_json::from_slice(&body).map_err(|e| {
-        RestError::bad_request(
+    let body = body_bytes(request, MAX_BATCH_BODY).await?;
+    let events = parse_batch(&body).map_err(|e| match e {
+        BatchError::TooMany => RestError::from(ServiceError::Invalid(vec![FieldError::new(
+            "events",
+            format!(
+                "at most {} events per batch",
+                crate::domain::event::MAX_BATCH
+            ),
+        )])),
+        BatchError::Malformed(message) => RestError::bad_request(
             StatusCode::BAD_REQUEST,
-            format!("the body must be {{\"events\": [...]}}: {e}"),
-        )
+            format!("the body must be {{\"events\": [...]}}: {message}"),
+        ),
     })?;
-    let result = svc::track_batch(&state.runtime, &who, &batch.events).await?;
+    drop(body);
+    let result = svc::track_batch(&state.runtime, &who, &events).await?;
     let status = if result.stored + result.duplicates == 0 && result.rejected > 0 {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
