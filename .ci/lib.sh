@@ -130,6 +130,47 @@ start_private_postgres() {
   export DATABASE_URL="postgres://postgres@localhost/$dbname?host=$sockdir"
 }
 
+# A second private cluster, for the fault-injection tests that restart PostgreSQL under load
+# (tests/api/faults.rs): its own folder and socket, so restarting it disturbs no other test.
+# Exports VERDICT_FAULT_PGDATA, VERDICT_FAULT_PGBIN and VERDICT_FAULT_DATABASE_URL.
+start_restartable_postgres() {
+  ensure_postgres_binaries
+  local bin pgdata sockdir
+  bin="$(pg_bin_dir)"
+  pgdata="$DATA_DIR/fault-postgres"
+  sockdir="$DATA_DIR/fault-run"
+  if [ ${#sockdir} -gt 80 ]; then
+    sockdir="/tmp/verdict-fault-$(printf '%s' "$DATA_DIR" | sha256sum | cut -c1-12)"
+  fi
+  mkdir -p "$sockdir"
+  if [ ! -f "$pgdata/PG_VERSION" ]; then
+    mkdir -p "$pgdata"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$pgdata"
+    chmod 700 "$pgdata"
+    as_pg "$bin/initdb" -D "$pgdata" -A trust -U postgres --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+    # The server's settings live in the cluster, so that `pg_ctl restart` keeps them.
+    cat >> "$pgdata/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$sockdir'
+max_connections = 100
+fsync = on
+CONF
+  fi
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$sockdir"
+  if ! as_pg "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+    touch "$DATA_DIR/fault-postgres.log"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$DATA_DIR/fault-postgres.log"
+    as_pg "$bin/pg_ctl" -D "$pgdata" -l "$DATA_DIR/fault-postgres.log" -w -t 60 start >/dev/null \
+      || die "the fault-injection PostgreSQL did not start; see $DATA_DIR/fault-postgres.log"
+  fi
+  export VERDICT_FAULT_PGDATA="$pgdata" VERDICT_FAULT_PGBIN="$bin"
+  export VERDICT_FAULT_DATABASE_URL="postgres://postgres@localhost/postgres?host=$sockdir"
+}
+
+stop_restartable_postgres() {
+  as_pg "$(pg_bin_dir)/pg_ctl" -D "$DATA_DIR/fault-postgres" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 stop_private_postgres() {
   local bin
   bin="$(pg_bin_dir)"

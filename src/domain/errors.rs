@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// One violated rule of an input, named by its field path (e.g. `allocation.control`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -81,6 +81,7 @@ pub struct Resolution<'a> {
 
 /// An owned [`Resolution`], for clients that keep it (server functions, the middleware).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedConfig {
     pub target_type: TargetType,
@@ -116,6 +117,7 @@ pub struct Exposure {
 
 /// `POST /api/v1/insights/resolve`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResolveRequest {
     pub tenant_id: String,

@@ -7,6 +7,7 @@ use std::str::FromStr;
 /// draft → active ⇄ paused → completed → winner_deployed; cancelled from draft, active or
 /// paused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExperimentStatus {
     Draft,
@@ -79,6 +80,7 @@ impl FromStr for ExperimentStatus {
 
 /// How many experiments are in each status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StatusCounts {
     pub draft: u64,

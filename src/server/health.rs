@@ -6,6 +6,31 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// What `/healthz` answers. Anyone gets `status` alone; a super_admin also the rest.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Health {
+    pub status: HealthStatus,
+    /// Why it is not `ok`, in Verdict's words (operator only).
+    pub problems: Option<Vec<String>>,
+    /// `ok` or `unavailable` (operator only).
+    pub database: Option<String>,
+    #[serde(rename = "quarantinedEvents")]
+    pub quarantined_events: Option<i64>,
+    /// The runtime's counters and each background task's state (operator only).
+    #[schema(value_type = Option<Object>)]
+    pub runtime: Option<Value>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+    Unavailable,
+}
+
 /// `GET /healthz`: `ok` (200) when the database answers and every background task is well;
 /// `degraded` (200) with the reasons when the database answers but a task is failing or was
 /// just restarted, the fold lags, events are quarantined, or the live experiments in memory
@@ -14,6 +39,9 @@ use std::time::Duration;
 /// Anyone sees the status alone. A super_admin's token (the operator's) also sees the
 /// reasons, the runtime's counters and each task's restarts. No database or driver text is
 /// ever part of the answer: that goes to the server's log.
+#[utoipa::path(get, path = "/healthz", tag = "health", security((), ("bearer" = [])),
+    responses((status = 200, description = "ok or degraded", body = Health),
+              (status = 503, description = "The database does not answer", body = Health)))]
 pub async fn healthz(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -16,7 +16,6 @@ pub use state::AppState;
 use crate::app::{App, shell};
 use anyhow::Context;
 use axum::Router;
-use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
@@ -99,7 +98,6 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     Router::new()
-        .route("/healthz", get(health::healthz))
         .merge(rest::router())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

@@ -117,6 +117,7 @@ fn not_assigned(prefix: &str) -> FieldError {
 
 /// What became of an event, as the API says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AckStatus {
     Stored,
@@ -128,6 +129,7 @@ pub enum AckStatus {
 
 /// The answer to one event.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventAck {
     pub event_id: Option<Uuid>,
@@ -206,6 +208,7 @@ pub async fn track_event(
 
 /// The answer to one event of a batch.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchItem {
     pub index: usize,
@@ -221,6 +224,7 @@ pub struct BatchItem {
 /// The answer to a batch: per-event results; the good events are stored even when others
 /// are refused.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BatchResult {
     pub stored: usize,

@@ -962,3 +962,72 @@ async fn one_experiments_failing_results_never_stop_the_others_refresh(pool: PgP
             .unwrap();
     assert_eq!(snapshot, 1, "the fine experiment was refreshed");
 }
+
+#[sqlx::test]
+async fn the_openapi_document_describes_every_route_the_router_serves(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let (status, body, headers) = app.get_page("/api/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/json");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| ["get", "post", "patch", "put", "delete"].contains(&m.as_str()))
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    documented.sort();
+    let e = "/api/v1/admin/insights/experiments";
+    let mut expected: Vec<(String, String)> = [
+        ("GET", e.to_owned()),
+        ("POST", e.to_owned()),
+        ("GET", format!("{e}/{{id}}")),
+        ("PATCH", format!("{e}/{{id}}")),
+        ("POST", format!("{e}/{{id}}/start")),
+        ("POST", format!("{e}/{{id}}/pause")),
+        ("POST", format!("{e}/{{id}}/resume")),
+        ("POST", format!("{e}/{{id}}/stop")),
+        ("POST", format!("{e}/{{id}}/cancel")),
+        ("POST", format!("{e}/{{id}}/declare-winner")),
+        ("POST", format!("{e}/{{id}}/approve")),
+        ("POST", format!("{e}/{{id}}/deploy-winner")),
+        ("GET", format!("{e}/{{id}}/deployments")),
+        ("GET", format!("{e}/{{id}}/results")),
+        ("GET", format!("{e}/{{id}}/audit")),
+        ("POST", "/api/v1/insights/resolve".to_owned()),
+        (
+            "POST",
+            "/api/v1/insights/experiments/{id}/events".to_owned(),
+        ),
+        ("POST", "/api/v1/insights/events/batch".to_owned()),
+        ("GET", "/healthz".to_owned()),
+    ]
+    .into_iter()
+    .map(|(m, p)| (m.to_owned(), p))
+    .collect();
+    expected.sort();
+    assert_eq!(
+        documented, expected,
+        "the document lists exactly the REST routes"
+    );
+    // And the router serves each one the document lists: a call reaches its handler (an
+    // answer in the error envelope or a success, never the router's 404 or 405).
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for (method, path) in &documented {
+        let path = path.replace("{id}", &unknown);
+        let r = app.send(method, &path, Some(&root), Some(&json!({}))).await;
+        assert_ne!(r.status, 405, "{method} {path}");
+        assert!(
+            r.status != 404 || r.body["error"]["code"] == "not_found",
+            "{method} {path} is not routed: {}",
+            r.body
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod dashboard;
 mod demo;
 mod events;
 mod experiments;
+mod faults;
 mod hardening;
 mod health;
 mod helpers;

@@ -10,6 +10,7 @@ use super::hash::{BUCKETS, bucket};
 /// (validation lives elsewhere). The functions here accept any values without panicking:
 /// an allocation whose sum is 0 or above 100 puts nobody in the experiment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Allocation {
     pub control: u8,
     pub treatment: u8,
@@ -28,6 +29,7 @@ impl Allocation {
 
 /// The arm a unit is assigned to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
     Control,

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 /// Targeting rules of an experiment. An empty list means "no restriction" on that dimension.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct Targeting {
     pub tenant_ids: Vec<String>,

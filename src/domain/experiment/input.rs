@@ -19,60 +19,101 @@ pub const MAX_TARGETING_ENTRIES: usize = 10_000;
 
 /// One arm as sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VariantInput {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub name: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub configuration: Option<Value>,
 }
 
 /// The traffic split as sent (percent of all traffic).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AllocationInput {
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, multiple_of = 1))]
     pub control: Option<f64>,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, multiple_of = 1))]
     pub treatment: Option<f64>,
 }
 
 /// The success criteria as sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SuccessCriteriaInput {
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::Metric>))]
     pub metric: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::Operator>))]
     pub operator: Option<String>,
+    /// A relative change in percent.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 1000))]
     pub threshold: Option<f64>,
+    #[cfg_attr(
+        feature = "ssr",
+        schema(exclusive_minimum = 0.5, exclusive_maximum = 1)
+    )]
     pub confidence_level: Option<f64>,
 }
 
 /// Targeting as sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetingInput {
+    #[cfg_attr(feature = "ssr", schema(max_items = 10000))]
     pub tenant_ids: Option<Vec<String>>,
+    #[cfg_attr(feature = "ssr", schema(max_items = 10000))]
     pub user_ids: Option<Vec<String>>,
+    #[cfg_attr(feature = "ssr", schema(max_items = 10000))]
     pub intents: Option<Vec<String>>,
+    /// Each an object of at most 4 KiB of JSON, 32 keys, nested 4 deep.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<Object>>, max_items = 10000))]
     pub scopes: Option<Vec<Value>>,
 }
 
 /// `POST /api/v1/admin/insights/experiments`, in the spec's camelCase. Every field is
 /// optional here so that a missing one is reported with the others, not as a parse error.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExperimentInput {
     /// Only a super_admin may name another tenant (or "system"); others get their own.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub tenant_id: Option<String>,
+    /// Required to create.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub name: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 10000))]
     pub description: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 10000))]
     pub hypothesis: Option<String>,
+    /// Required to create.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::TargetType>))]
     pub target_type: Option<String>,
+    /// Required to create.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub target_id: Option<String>,
     pub control: Option<VariantInput>,
     pub treatment: Option<VariantInput>,
     pub allocation: Option<AllocationInput>,
     pub targeting: Option<TargetingInput>,
+    /// Required to create.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::Metric>))]
     pub primary_metric: Option<String>,
     pub success_criteria: Option<SuccessCriteriaInput>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<super::Metric>>))]
     pub secondary_metrics: Option<Vec<String>>,
+    /// Days, required to create.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 365, multiple_of = 1))]
     pub min_duration: Option<f64>,
+    /// Required to create.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(minimum = 1, maximum = 10000000, multiple_of = 1)
+    )]
     pub min_samples_per_variant: Option<f64>,
     pub auto_pause_on_guardrail: Option<bool>,
 }

@@ -10,6 +10,7 @@ pub use crate::domain::stats::Direction;
 /// Wire names follow the spec: `quality`, `citation_quality`, `satisfaction`, `latency`,
 /// `tokensUsed`, `cost`, `error_rate` (`tokens_used` is accepted as well).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Metric {
     #[serde(rename = "quality")]
     Quality,

@@ -11,6 +11,7 @@ pub const SYSTEM_TENANT: &str = "system";
 
 /// A stored experiment (spec: the Experiment document), as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Experiment {
     pub id: Uuid,
@@ -50,6 +51,7 @@ impl Experiment {
 
 /// A rollout of a winner (deploy-winner).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     pub id: Uuid,
@@ -67,6 +69,7 @@ pub struct Deployment {
 
 /// One line of an experiment's audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     pub id: i64,
@@ -80,6 +83,7 @@ pub struct AuditEntry {
 
 /// One page of a listing of experiments, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExperimentPage {
     pub experiments: Vec<ExperimentListItem>,
@@ -89,6 +93,7 @@ pub struct ExperimentPage {
 
 /// What a dashboard card shows of an experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExperimentListItem {
     pub id: Uuid,
@@ -115,6 +120,7 @@ pub struct ExperimentListItem {
 
 /// `POST …/deploy-winner`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeployRequest {
     pub winner: Variant,

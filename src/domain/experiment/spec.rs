@@ -10,6 +10,7 @@ use std::str::FromStr;
 
 /// What is being tested (spec: Experiment.targetType).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TargetType {
     ContextTemplate,
@@ -77,6 +78,7 @@ impl FromStr for TargetType {
 /// than", `>=` "improves by at least", `<` "decreases by more than", `<=` "decreases by at
 /// most".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Operator {
     #[serde(rename = ">")]
     Greater,
@@ -129,6 +131,7 @@ impl Operator {
 
 /// How the treatment is judged (spec: successCriteria).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SuccessCriteria {
     pub metric: Metric,
@@ -141,6 +144,7 @@ pub struct SuccessCriteria {
 
 /// One arm: a name and the configuration it serves (a JSON object, at most 64 KiB).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VariantConfig {
     pub name: String,
     pub configuration: Map<String, Value>,
@@ -148,6 +152,7 @@ pub struct VariantConfig {
 
 /// Everything that defines an experiment, validated (see [`super::ExperimentInput::parse`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExperimentSpec {
     pub name: String,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 /// deploy_treatment, keep_control or inconclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Recommendation {
     DeployTreatment,
@@ -18,6 +19,7 @@ pub enum Recommendation {
 
 /// Mean and p95, as the spec's results route shows a metric.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MeanP95 {
     pub mean: Option<f64>,
     pub p95: Option<f64>,
@@ -25,6 +27,7 @@ pub struct MeanP95 {
 
 /// Feedback counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Feedback {
     pub positive: u64,
     pub negative: u64,
@@ -45,6 +48,7 @@ impl Feedback {
 
 /// The spec's per-arm metrics block of the results route.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ArmMetrics {
     pub quality: MeanP95,
     pub latency: MeanP95,
@@ -53,6 +57,7 @@ pub struct ArmMetrics {
 
 /// The spec's per-arm block: samples (users) and headline metrics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ArmResults {
     /// Users (the analysis unit).
@@ -63,6 +68,7 @@ pub struct ArmResults {
 
 /// The spec's comparison block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Comparison {
     /// Relative change of treatment vs control in percent (`None` without data).
@@ -77,6 +83,7 @@ pub struct Comparison {
 
 /// A metric's distribution over users in one arm (spec: VariantResults.metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricSummary {
     pub n: u64,
@@ -90,6 +97,7 @@ pub struct MetricSummary {
 
 /// The spec's VariantResults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VariantResults {
     pub samples: u64,
@@ -101,6 +109,7 @@ pub struct VariantResults {
 
 /// One metric compared between the arms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricComparison {
     pub metric: String,
@@ -158,6 +167,7 @@ impl MetricComparison {
 
 /// The success criterion and whether it holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CriterionResult {
     /// The criterion as the wizard words it.
@@ -172,6 +182,7 @@ pub struct CriterionResult {
 
 /// Samples needed to detect the success threshold with 80 % power.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PowerEstimate {
     pub required_per_variant: Option<u64>,
@@ -184,6 +195,7 @@ pub struct PowerEstimate {
 /// CUPED-adjusted figures of the primary metric, beside the unadjusted ones: the users'
 /// pre-experiment values remove the variance they explain (θ pooled over both arms).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CupedResult {
     pub metric: String,
@@ -202,6 +214,7 @@ pub struct CupedResult {
 
 /// A day of the quality time series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DayPoint {
     pub day: NaiveDate,
@@ -214,6 +227,7 @@ pub struct DayPoint {
 
 /// A histogram over shared bins.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Distribution {
     /// Bin edges (`bins + 1` of them), in milliseconds.
     pub edges: Vec<f64>,
@@ -225,6 +239,7 @@ pub struct Distribution {
 
 /// Counts per feedback category per arm.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CategoryData {
     pub categories: Vec<String>,
     pub control: Vec<u64>,
@@ -233,6 +248,7 @@ pub struct CategoryData {
 
 /// The charts of the results view.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Charts {
     pub quality_over_time: Vec<DayPoint>,
@@ -242,6 +258,7 @@ pub struct Charts {
 
 /// Everything beyond the spec's headline shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Detail {
     pub control: VariantResults,
@@ -264,6 +281,7 @@ pub struct Detail {
 
 /// The results of an experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResultsReport {
     pub experiment_id: Uuid,

@@ -154,6 +154,7 @@ impl core::fmt::Display for Parameter {
 ///
 /// Invariant: `lower <= upper`, both finite; `confidence` in (0, 1).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Interval {
     /// Lower bound.
     pub lower: f64,

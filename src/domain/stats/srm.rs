@@ -17,6 +17,7 @@ pub const SRM_P_VALUE_THRESHOLD: f64 = 0.001;
 /// >= 2`, `dof == len − 1`, all numbers finite,
 /// `mismatch == (p_value < SRM_P_VALUE_THRESHOLD)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SrmCheck {
     /// Units observed per variant, in input order.
     pub observed: Vec<u64>,

@@ -4,7 +4,6 @@ use crate::service::ServiceError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// The REST error envelope: `{"error": {"code", "message", "fields": [{"field", "message"}]}}`.
 #[derive(Debug)]
@@ -55,11 +54,77 @@ impl From<ServiceError> for RestError {
     }
 }
 
+/// The REST error envelope, as the OpenAPI document describes it.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a code (`invalid`, `unauthorized`, `forbidden`, `not_found`,
+/// `conflict`, `unavailable`, `bad_request`, `internal`), a message for people, and for
+/// `invalid` each refused field with why.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+}
+
+/// The refusals every REST route may answer (each in the error envelope): 400 a body that
+/// cannot be read, 401 no or a bad token, 403 a role that may not, 404 not found (or not
+/// the caller's), 409 a state that does not allow it, 413 a body larger than the route
+/// takes, 415 not JSON, 503 busy or the database away (with `Retry-After`). A 422 is
+/// listed by each route, with its body.
+pub struct Refusals;
+
+impl utoipa::IntoResponses for Refusals {
+    fn responses() -> std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    > {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        [
+            (
+                400,
+                "The request could not be read (malformed JSON, a wrong type)",
+            ),
+            (401, "No token, or not a valid one"),
+            (
+                403,
+                "The caller's role may not do this (or a cross-site request)",
+            ),
+            (404, "Not found, or not the caller's"),
+            (409, "The experiment's state does not allow it"),
+            (413, "The body is larger than this route takes"),
+            (415, "The body is not application/json"),
+            (
+                503,
+                "Busy, or the database is away: retry after the Retry-After seconds",
+            ),
+        ]
+        .into_iter()
+        .map(|(status, description)| {
+            let response = ResponseBuilder::new().description(description).content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            );
+            (status.to_string(), response.build().into())
+        })
+        .collect()
+    }
+}
+
 impl IntoResponse for RestError {
     fn into_response(self) -> Response {
-        let body = Json(json!({
-            "error": {"code": self.code, "message": self.message, "fields": self.fields}
-        }));
+        let body = Json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                fields: self.fields,
+            },
+        });
         let mut response = (self.status, body).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response

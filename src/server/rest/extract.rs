@@ -10,6 +10,24 @@ use axum::http::{StatusCode, header, request::Parts};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+/// A query string; one that does not parse is a 400 in the error envelope.
+pub struct QueryOf<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryOf<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, RestError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryOf(q.0))
+            .map_err(|e| RestError::bad_request(StatusCode::BAD_REQUEST, e.body_text()))
+    }
+}
+
 /// A caller who may manage experiments, checked before the body is read (403 otherwise):
 /// put it before [`Body`] in a handler's arguments.
 pub struct Manager(pub Principal);

@@ -1,26 +1,49 @@
 //! The REST API at the spec's paths (`/api/v1/...`), JSON in the spec's camelCase. Handlers
-//! are thin: they read the request, call `service`, and shape the answer.
+//! are thin: they read the request, call `service`, and shape the answer. Every route is
+//! described by the OpenAPI document (`docs`), collected by the router that serves it.
 
+mod docs;
 mod error;
 mod experiments;
 mod extract;
 mod runtime;
 
 pub use error::RestError;
+pub use runtime::Resolved;
 
 use super::AppState;
 use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
-/// The admin routes read bodies of at most `MAX_ADMIN_BODY` (an experiment's definition with
-/// its targeting lists), after the caller was found allowed to send one; the runtime routes
-/// bound theirs one by one (`runtime`).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .nest(
-            "/api/v1/admin/insights/experiments",
-            experiments::router().layer(axum::extract::DefaultBodyLimit::max(
-                crate::domain::limits::MAX_ADMIN_BODY,
-            )),
-        )
+/// The REST routes and their OpenAPI document. The admin routes read bodies of at most
+/// `MAX_ADMIN_BODY` (an experiment's definition with its targeting lists), after the caller
+/// was found allowed to send one; the runtime routes bound theirs one by one (`runtime`).
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let experiments = experiments::router().layer(axum::extract::DefaultBodyLimit::max(
+        crate::domain::limits::MAX_ADMIN_BODY,
+    ));
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .nest("/api/v1/admin/insights/experiments", experiments)
         .merge(runtime::router())
+        .routes(utoipa_axum::routes!(super::health::healthz))
+        .split_for_parts()
+}
+
+/// The REST router, with `GET /api/openapi.json` serving its document.
+pub fn router() -> Router<AppState> {
+    let (router, doc) = routes();
+    let json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
+    router.route(
+        "/api/openapi.json",
+        axum::routing::get(move || {
+            let json = json.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    json,
+                )
+            }
+        }),
+    )
 }
