@@ -1031,3 +1031,65 @@ async fn the_openapi_document_describes_every_route_the_router_serves(pool: PgPo
         );
     }
 }
+
+/// Holds the start's lock of a target (as a concurrent start would) until `release`.
+async fn hold_target(pool: &PgPool, target: &str) -> sqlx::pool::PoolConnection<sqlx::Postgres> {
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("select pg_advisory_lock(hashtextextended($1, 0))")
+        .bind(format!("context_template/{target}"))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    conn
+}
+
+#[sqlx::test]
+async fn a_start_checks_overlaps_under_the_lock_of_the_target_it_starts_on(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let root = app.root().await;
+    let id = app.create(&root, &experiment_body("moving")).await;
+    // Another start holds the draft's first target: this start waits for it.
+    let first = hold_target(&pool, "template-moving").await;
+    let start = {
+        let (app, root, id) = (
+            TestApp {
+                address: app.address.clone(),
+                pool: app.pool.clone(),
+                client: app.client.clone(),
+            },
+            root.clone(),
+            id.clone(),
+        );
+        tokio::spawn(async move { app.act(&root, &id, "start").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Meanwhile the draft moves to another target, whose lock is held too.
+    let path = format!("{EXPERIMENTS}/{id}");
+    let moved = app
+        .send(
+            "PATCH",
+            &path,
+            Some(&root),
+            Some(&json!({"targetId": "template-elsewhere"})),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let second = hold_target(&pool, "template-elsewhere").await;
+    release(first).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !start.is_finished(),
+        "the start waits for the lock of the target it now starts on"
+    );
+    release(second).await;
+    let started = start.await.unwrap();
+    assert_eq!(started.status, 200, "{}", started.body);
+    assert_eq!(started.body["experiment"]["targetId"], "template-elsewhere");
+}
+
+async fn release(mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>) {
+    sqlx::query("select pg_advisory_unlock_all()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
