@@ -3,7 +3,8 @@
 #   1. HTTP resolve, 20 active experiments, a different userId per request (wrk -t2 -c64)
 #   2. single events with durable acknowledgement, 64 concurrent clients
 #   3. batch ingestion (1,000 events a request) sustained, against raw COPY of the same rows
-# Usage: bash benches/load.sh [seconds]   (default 30; batch ingestion runs 2x that)
+# Usage: bash benches/load.sh [seconds] [resolve|events|batch]   (default 30; batch ingestion
+# runs 2x that); VERDICT_BIN=path measures that server binary instead of this checkout's.
 # Prints the figures BENCHMARKS.md records. Uses the private cluster of .ci/ (or DATABASE_URL).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
@@ -16,9 +17,15 @@ if [ -z "${DATABASE_URL:-}" ]; then start_private_postgres verdict; fi
 BENCH_URL="$(database_url_for "$DATABASE_URL" verdict_bench)"
 psql "$(database_url_for "$DATABASE_URL" postgres)" -q -c "drop database if exists verdict_bench with (force)" -c "create database verdict_bench"
 
-say "building the release server"
-cargo build --release --features ssr --bin verdict -q
-BIN=./target/release/verdict
+# VERDICT_BIN=… measures another build of the server (e.g. an older commit's, for a same-run
+# comparison); by default this checkout's, built first.
+if [ -n "${VERDICT_BIN:-}" ]; then
+  BIN="$VERDICT_BIN"
+else
+  say "building the release server"
+  cargo build --release --features ssr --bin verdict -q
+  BIN=./target/release/verdict
+fi
 DATABASE_URL="$BENCH_URL" $BIN migrate >/dev/null
 TOKEN="$(DATABASE_URL="$BENCH_URL" $BIN token create --role super_admin --label bench | tail -n 1)"
 # The hot path's own kind of token: a service token of the tenant.
