@@ -811,7 +811,7 @@ async fn parallel_results_reads_share_one_recompute(pool: PgPool) {
 
 #[sqlx::test]
 async fn a_panic_in_a_background_task_is_restarted_counted_and_reported(pool: PgPool) {
-    let app = spawn_app_runtime(pool).await;
+    let app = crate::helpers::spawn_app_and_runtime(pool, false).await;
     let root = app.0.root().await;
     let service = app.0.token(Role::Service, Some("acme")).await;
     let id = app
@@ -878,33 +878,6 @@ async fn a_panic_in_a_background_task_is_restarted_counted_and_reported(pool: Pg
         operator_health(&app.0).await["runtime"]["tasks"]["fold"]["restarts"],
         1
     );
-}
-
-/// A server whose runtime the test can reach (to inject faults).
-async fn spawn_app_runtime(pool: PgPool) -> (TestApp, std::sync::Arc<verdict::runtime::Runtime>) {
-    let settings = verdict::server::Settings {
-        database_url: String::new(),
-        addr: "127.0.0.1:0".parse().unwrap(),
-        require_approval: false,
-        insecure_cookies: false,
-    };
-    let app = verdict::server::Application::build(&settings, pool.clone())
-        .await
-        .expect("the app builds");
-    let runtime = app.runtime();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    (
-        TestApp {
-            address,
-            pool,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-        },
-        runtime,
-    )
 }
 
 #[sqlx::test]

@@ -18,6 +18,14 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 
 /// Like [`spawn_app`], with `VERDICT_REQUIRE_APPROVAL` set as given.
 pub async fn spawn_app_with(pool: PgPool, require_approval: bool) -> TestApp {
+    spawn_app_and_runtime(pool, require_approval).await.0
+}
+
+/// Like [`spawn_app_with`], also handing over the server's runtime (to inject faults).
+pub async fn spawn_app_and_runtime(
+    pool: PgPool,
+    require_approval: bool,
+) -> (TestApp, std::sync::Arc<verdict::runtime::Runtime>) {
     let settings = Settings {
         database_url: String::new(),
         addr: "127.0.0.1:0".parse().unwrap(),
@@ -27,16 +35,20 @@ pub async fn spawn_app_with(pool: PgPool, require_approval: bool) -> TestApp {
     let app = Application::build(&settings, pool.clone())
         .await
         .expect("the app builds");
+    let runtime = app.runtime();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        pool,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-    }
+    (
+        TestApp {
+            address,
+            pool,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        },
+        runtime,
+    )
 }
 
 /// The REST base path of experiments.
