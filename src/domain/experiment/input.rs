@@ -17,6 +17,21 @@ pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
 /// Most entries in one targeting list.
 pub const MAX_TARGETING_ENTRIES: usize = 10_000;
 
+/// The fields a create must send (an edit may send any): `parse` reports each one missing
+/// as "is required", and the OpenAPI document marks them required from this list.
+pub const REQUIRED_TO_CREATE: [&str; 10] = [
+    "name",
+    "targetType",
+    "targetId",
+    "control",
+    "treatment",
+    "allocation",
+    "primaryMetric",
+    "successCriteria",
+    "minDuration",
+    "minSamplesPerVariant",
+];
+
 /// One arm as sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

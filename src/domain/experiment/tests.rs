@@ -57,6 +57,20 @@ fn a_complete_request_parses_into_a_spec() {
 }
 
 #[test]
+fn the_fields_a_create_must_send_are_those_the_rules_require() {
+    let errors = ExperimentInput::default().parse().unwrap_err();
+    let mut required: Vec<&str> = errors
+        .iter()
+        .filter(|e| e.message == "is required")
+        .map(|e| e.field.as_str())
+        .collect();
+    required.sort_unstable();
+    let mut listed = super::REQUIRED_TO_CREATE.to_vec();
+    listed.sort_unstable();
+    assert_eq!(required, listed);
+}
+
+#[test]
 fn every_missing_required_field_is_reported_at_once() {
     let got = fields(json!({}));
     for field in [

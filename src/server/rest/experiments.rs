@@ -45,26 +45,16 @@ type Reply<T> = Result<Json<T>, RestError>;
 /// describes both without a second list of fields.
 pub struct NewExperiment;
 
-const REQUIRED_TO_CREATE: [&str; 10] = [
-    "name",
-    "targetType",
-    "targetId",
-    "control",
-    "treatment",
-    "allocation",
-    "primaryMetric",
-    "successCriteria",
-    "minDuration",
-    "minSamplesPerVariant",
-];
-
 impl utoipa::PartialSchema for NewExperiment {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::RefOr;
         use utoipa::openapi::schema::Schema;
         let mut schema = <ExperimentInput as utoipa::PartialSchema>::schema();
         if let RefOr::T(Schema::Object(object)) = &mut schema {
-            object.required = REQUIRED_TO_CREATE.iter().map(|f| (*f).to_owned()).collect();
+            object.required = crate::domain::experiment::REQUIRED_TO_CREATE
+                .iter()
+                .map(|f| (*f).to_owned())
+                .collect();
         }
         schema
     }
