@@ -85,7 +85,16 @@ async fn main() -> anyhow::Result<()> {
             let days = verdict::store::results::day_rows(&pool, e.id).await?;
             let sql = t.elapsed();
             let t2 = Instant::now();
-            let report = verdict::domain::results::compute(&e, &rows, &days, chrono::Utc::now());
+            let report = verdict::domain::results::compute(
+                &e,
+                &verdict::domain::results::Observed {
+                    users: &rows,
+                    days: &days,
+                    assigned: None,
+                },
+                None,
+                chrono::Utc::now(),
+            );
             let rust = t2.elapsed();
             let t3 = Instant::now();
             results::recompute(&pool, &e)

@@ -4,7 +4,7 @@
 
 use super::ServiceError;
 use crate::domain::experiment::{Action, Experiment};
-use crate::domain::results::{ResultsReport, compute, is_final};
+use crate::domain::results::{Observed, ResultsReport, compute, is_final};
 use crate::domain::{ExperimentStatus, Principal, Role};
 use crate::store;
 use anyhow::Context;
@@ -29,12 +29,30 @@ pub async fn recompute(pool: &PgPool, e: &Experiment) -> Result<ResultsReport, S
     let days = store::results::day_rows(pool, e.id)
         .await
         .context("Failed to read daily metrics")?;
+    let assigned = store::results::assigned_counts(pool, e.id)
+        .await
+        .context("Failed to count assigned users")?;
+    // The last look: its always-valid figures are carried into this one.
+    let previous = match store::results::snapshot(pool, e.id)
+        .await
+        .context("Failed to read the results snapshot")?
+    {
+        Some((_, body)) => serde_json::from_value::<ResultsReport>(body).ok(),
+        None => None,
+    };
     let now = Utc::now();
     let e_for_compute = e.clone();
     // CPU-bound for large experiments: keep it off the async workers.
-    let report = tokio::task::spawn_blocking(move || compute(&e_for_compute, &users, &days, now))
-        .await
-        .context("The results computation panicked")?;
+    let report = tokio::task::spawn_blocking(move || {
+        let data = Observed {
+            users: &users,
+            days: &days,
+            assigned: Some(assigned),
+        };
+        compute(&e_for_compute, &data, previous.as_ref(), now)
+    })
+    .await
+    .context("The results computation panicked")?;
     let body = serde_json::to_value(&report).context("Failed to serialise results")?;
     store::results::put_snapshot(pool, e.id, now, &body)
         .await

@@ -20,8 +20,8 @@ fn decode_msg(msg: String) -> sqlx::Error {
 const COLUMNS: &str = "tenant_id, id, name, description, hypothesis, target_type, target_id,
     control_name, control_config, treatment_name, treatment_config, alloc_control,
     alloc_treatment, targeting, primary_metric, success_metric, success_operator,
-    success_threshold, confidence_level, secondary_metrics, auto_pause_on_guardrail, status,
-    start_date, end_date, min_duration_days, min_samples_per_variant, results, winner,
+    success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
+    auto_pause_on_guardrail, status, start_date, end_date, min_duration_days, min_samples_per_variant, results, winner,
     created_by, approved_by, salt, version, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
@@ -44,6 +44,7 @@ struct ExperimentRow {
     success_metric: String,
     success_operator: String,
     success_threshold: f64,
+    minimum_detectable_effect: Option<f64>,
     confidence_level: f64,
     secondary_metrics: Vec<String>,
     auto_pause_on_guardrail: bool,
@@ -105,6 +106,7 @@ impl ExperimentRow {
                     .ok_or_else(|| decode_msg(format!("operator {}", self.success_operator)))?,
                 threshold: self.success_threshold,
                 confidence_level: self.confidence_level,
+                minimum_detectable_effect: self.minimum_detectable_effect,
             },
             secondary_metrics: self
                 .secondary_metrics
@@ -159,9 +161,10 @@ pub async fn insert(
              alloc_control, alloc_treatment, targeting, primary_metric, success_metric,
              success_operator, success_threshold, confidence_level, secondary_metrics,
              auto_pause_on_guardrail, status, min_duration_days, min_samples_per_variant,
-             created_by, salt, created_at, updated_at, created_by_token)
+             created_by, salt, created_at, updated_at, created_by_token,
+             minimum_detectable_effect)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27, $28)",
+             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27, $28, $29)",
     )
     .bind(&e.tenant_id)
     .bind(e.id)
@@ -196,6 +199,7 @@ pub async fn insert(
     .bind(salt)
     .bind(e.created_at)
     .bind(created_by_token)
+    .bind(s.success_criteria.minimum_detectable_effect)
     .execute(conn)
     .await?;
     Ok(())
@@ -222,7 +226,7 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
              confidence_level = $18, secondary_metrics = $19, auto_pause_on_guardrail = $20,
              status = $21, start_date = $22, end_date = $23, min_duration_days = $24,
              min_samples_per_variant = $25, results = $26, winner = $27, approved_by = $28,
-             version = version + 1
+             minimum_detectable_effect = $29, version = version + 1
          where id = $1
          returning {COLUMNS}"
     ))
@@ -259,6 +263,7 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
     .bind(&e.results)
     .bind(e.winner.map(|w| w.as_str()))
     .bind(&e.approved_by)
+    .bind(s.success_criteria.minimum_detectable_effect)
     .fetch_one(conn)
     .await?;
     Ok(row.into_domain()?.0)

@@ -138,6 +138,23 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<U
         .collect())
 }
 
+/// Users assigned to (control, treatment) of the experiment: the sample-ratio check's
+/// denominator (an index-only count over `assignments_experiment_idx`).
+pub async fn assigned_counts(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<[u64; 2]> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select variant, count(*) from assignments where experiment_id = $1 group by variant",
+    )
+    .bind(experiment_id)
+    .fetch_all(pool)
+    .await?;
+    let mut out = [0u64; 2];
+    for (v, n) in rows {
+        let slot = usize::from(variant(&v) == Variant::Treatment);
+        out[slot] = count(n);
+    }
+    Ok(out)
+}
+
 /// The daily quality rollups of the experiment, the writers' shards merged exactly.
 pub async fn day_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<DayRow>> {
     let rows: Vec<(NaiveDate, String, i64, f64, f64)> = sqlx::query_as(

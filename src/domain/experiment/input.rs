@@ -71,6 +71,10 @@ pub struct SuccessCriteriaInput {
         schema(exclusive_minimum = 0.5, exclusive_maximum = 1)
     )]
     pub confidence_level: Option<f64>,
+    /// The effect beyond the threshold the plan is sized to detect, in percent (default 5).
+    #[cfg_attr(feature = "ssr", schema(exclusive_minimum = 0, maximum = 1000))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_detectable_effect: Option<f64>,
 }
 
 /// Targeting as sent.
@@ -189,6 +193,7 @@ impl ExperimentInput {
                 operator: Some(spec.success_criteria.operator.symbol().to_owned()),
                 threshold: Some(spec.success_criteria.threshold),
                 confidence_level: Some(spec.success_criteria.confidence_level),
+                minimum_detectable_effect: spec.success_criteria.minimum_detectable_effect,
             }),
             secondary_metrics: Some(
                 spec.secondary_metrics
@@ -240,6 +245,10 @@ impl ExperimentInput {
             pick(&mut b.operator, new.operator);
             pick(&mut b.threshold, new.threshold);
             pick(&mut b.confidence_level, new.confidence_level);
+            pick(
+                &mut b.minimum_detectable_effect,
+                new.minimum_detectable_effect,
+            );
         }
         pick(&mut self.secondary_metrics, patch.secondary_metrics);
         pick(&mut self.min_duration, patch.min_duration);
@@ -612,10 +621,51 @@ fn criteria(e: &mut Errors, input: Option<&SuccessCriteriaInput>) -> Option<Succ
                 None
             }
         });
+    let mut mde_ok = true;
+    if let Some(m) = input.minimum_detectable_effect
+        && !(m.is_finite() && m > 0.0 && m <= 1000.0)
+    {
+        e.add(
+            "successCriteria.minimumDetectableEffect",
+            "must be a percentage above 0 and at most 1000",
+        );
+        mde_ok = false;
+    }
+    // The plan's alternative (threshold + MDE in the metric's better direction) must be a
+    // change a metric can have: a lower-is-better metric cannot fall by 100 % or more.
+    if let (Some(m), Some(o), Some(t)) = (metric_, operator, threshold)
+        && mde_ok
+        && m.direction() == super::Direction::LowerIsBetter
+    {
+        let sc = SuccessCriteria {
+            metric: m,
+            operator: o,
+            threshold: t,
+            confidence_level: 0.95,
+            minimum_detectable_effect: input.minimum_detectable_effect,
+        };
+        let alternative =
+            crate::domain::results::criterion_null(&sc) + crate::domain::results::mde(&sc);
+        if alternative >= 1.0 {
+            e.add(
+                "successCriteria.threshold",
+                format!(
+                    "{} cannot fall by {:.0}% or more: lower the threshold or the minimum detectable effect",
+                    m.as_str(),
+                    alternative * 100.0
+                ),
+            );
+            mde_ok = false;
+        }
+    }
+    if !mde_ok {
+        return None;
+    }
     Some(SuccessCriteria {
         metric: metric_?,
         operator: operator?,
         threshold: threshold?,
         confidence_level: confidence_level?,
+        minimum_detectable_effect: input.minimum_detectable_effect,
     })
 }

@@ -2,7 +2,6 @@
 
 use super::Metric;
 use crate::domain::assignment::{Allocation, Targeting};
-use crate::domain::stats::Comparison;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -74,9 +73,11 @@ impl FromStr for TargetType {
     }
 }
 
-/// The comparison of the success criteria, as the wizard words it: `>` "improves by more
-/// than", `>=` "improves by at least", `<` "decreases by more than", `<=` "decreases by at
-/// most".
+/// The comparison of the success criteria, as the wizard words it, always relative to
+/// "better" in the metric's own direction (for latency, better is lower): `>` "improves by
+/// more than", `>=` "improves by at least" (superiority), `<` "gets worse by less than",
+/// `<=` "gets worse by at most" (non-inferiority, for guardrail-like metrics such as
+/// latency and cost). The truth table is in docs/STATISTICS.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Operator {
@@ -100,7 +101,12 @@ impl Operator {
 
     /// `>`, `>=`, `<` or `<=`.
     pub fn symbol(self) -> &'static str {
-        self.comparison().symbol()
+        match self {
+            Operator::Greater => ">",
+            Operator::GreaterOrEqual => ">=",
+            Operator::Less => "<",
+            Operator::LessOrEqual => "<=",
+        }
     }
 
     /// The wizard's words for it.
@@ -108,18 +114,8 @@ impl Operator {
         match self {
             Operator::Greater => "improves by more than",
             Operator::GreaterOrEqual => "improves by at least",
-            Operator::Less => "decreases by more than",
-            Operator::LessOrEqual => "decreases by at most",
-        }
-    }
-
-    /// The statistics module's comparison.
-    pub fn comparison(self) -> Comparison {
-        match self {
-            Operator::Greater => Comparison::Greater,
-            Operator::GreaterOrEqual => Comparison::GreaterOrEqual,
-            Operator::Less => Comparison::Less,
-            Operator::LessOrEqual => Comparison::LessOrEqual,
+            Operator::Less => "gets worse by less than",
+            Operator::LessOrEqual => "gets worse by at most",
         }
     }
 
@@ -140,6 +136,10 @@ pub struct SuccessCriteria {
     pub threshold: f64,
     /// Strictly between 0.5 and 1, e.g. 0.95.
     pub confidence_level: f64,
+    /// The effect beyond the threshold the plan is sized to detect with 80 % power, in
+    /// percent (0 to 1000; 5 when not set). See docs/STATISTICS.md, "Power".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_detectable_effect: Option<f64>,
 }
 
 /// One arm: a name and the configuration it serves (a JSON object, at most 64 KiB).

@@ -2,13 +2,14 @@
 //! does the statistics (see docs/STATISTICS.md).
 
 use super::model::*;
+use super::plan;
 use crate::domain::ExperimentStatus;
 use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Direction, Experiment, Metric, Operator};
 use crate::domain::stats::{
-    CovSummary, DEFAULT_POWER, DEFAULT_TUNING_N, Describe, Insufficient, Proportion, Summary,
-    cuped_adjust, holm_adjust, proportion_z_test, relative_lift, sample_size_per_variant,
-    sequential_test, srm_check, welch_test,
+    CovSummary, Describe, Insufficient, Interval, Proportion, Summary, cuped_adjust, holm_adjust,
+    proportion_z_test, relative_lift, sequential_relative_lift, sequential_test, srm_check,
+    welch_test,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -99,21 +100,64 @@ pub(super) fn prior(metric: Metric) -> (f64, f64) {
     }
 }
 
+/// What is observed of an experiment at one look.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Observed<'a> {
+    /// One row per user with events.
+    pub users: &'a [UserRow],
+    /// Daily event-level rollups (the time series).
+    pub days: &'a [DayRow],
+    /// Users assigned to (control, treatment), from the assignment bookkeeping: the
+    /// denominator of the sample-ratio check. `None` when not known (then users with
+    /// events are counted).
+    pub assigned: Option<[u64; 2]>,
+}
+
 struct Compared {
     row: MetricComparison,
     control: Summary,
-    treatment: Summary,
-    /// Two-sided p of the test in force.
+    /// Two-sided p of the test in force: the always-valid p, its running minimum over looks.
     p_in_force: Option<f64>,
+}
+
+/// The running intersection of an always-valid interval over looks: monotone (it only
+/// narrows), and still valid, because a confidence sequence holds at every look at once.
+/// An empty intersection (which a valid sequence gives with probability below α) keeps
+/// the previous interval rather than inventing one.
+fn intersect(prev: Option<Interval>, cur: Option<Interval>) -> Option<Interval> {
+    match (prev, cur) {
+        (Some(p), Some(c)) if (p.confidence - c.confidence).abs() < 1e-12 => {
+            let (lower, upper) = (p.lower.max(c.lower), p.upper.min(c.upper));
+            Some(if lower <= upper {
+                Interval {
+                    lower,
+                    upper,
+                    confidence: c.confidence,
+                }
+            } else {
+                p
+            })
+        }
+        (p, None) => p,
+        (_, c) => c,
+    }
+}
+
+/// The running minimum of an always-valid p-value over looks (valid by Ville's inequality).
+fn running_min(prev: Option<f64>, cur: Option<f64>) -> Option<f64> {
+    match (prev, cur) {
+        (Some(p), Some(c)) => Some(p.min(c)),
+        (p, c) => c.or(p),
+    }
 }
 
 fn compare(
     metric: Metric,
     role: &str,
-    c: &[f64],
-    t: &[f64],
+    (c, t): (&[f64], &[f64]),
     confidence: f64,
-    sequential: bool,
+    tuning_n: f64,
+    previous: Option<&MetricComparison>,
 ) -> Compared {
     let sc = Summary::from_slice(c);
     let st = Summary::from_slice(t);
@@ -135,50 +179,36 @@ fn compare(
         row.relative_lift = Some(l.lift);
         row.relative_ci = Some(l.ci);
     }
-    if let Ok(s) = sequential_test(&sc, &st, confidence, DEFAULT_TUNING_N) {
+    if let Ok(s) = sequential_test(&sc, &st, confidence, tuning_n) {
         row.sequential_p_value = Some(s.p_value);
         row.sequential_ci = Some(s.ci);
     }
-    let p_in_force = if sequential {
-        row.sequential_p_value
-    } else {
-        row.p_value
-    };
+    // The criterion reads one side of the lift's sequence: two-sided at 2·confidence − 1
+    // is one-sided at `confidence` on each side.
+    if let Ok(l) = sequential_relative_lift(&sc, &st, 2.0 * confidence - 1.0, tuning_n) {
+        row.sequential_relative_ci = Some(l.ci);
+    }
+    if let Some(prev) = previous {
+        row.sequential_p_value = running_min(prev.sequential_p_value, row.sequential_p_value);
+        row.sequential_ci = intersect(prev.sequential_ci, row.sequential_ci);
+        row.sequential_relative_ci =
+            intersect(prev.sequential_relative_ci, row.sequential_relative_ci);
+    }
+    let p_in_force = row.sequential_p_value;
     Compared {
         row,
         control: sc,
-        treatment: st,
         p_in_force,
     }
 }
 
-/// Bounds of the relative change at one-sided `confidence`: (raw lift lower, raw lift upper).
-fn lift_bounds(c: &Compared, confidence: f64, sequential: bool) -> Option<(f64, f64)> {
-    let two_sided = 2.0 * confidence - 1.0;
-    if sequential {
-        // Always-valid interval of the difference, relative to the control mean (the
-        // control mean's own uncertainty is ignored here: see docs/STATISTICS.md).
-        let s = sequential_test(&c.control, &c.treatment, two_sided, DEFAULT_TUNING_N).ok()?;
-        let m = c.control.mean;
-        if m == 0.0 || !m.is_finite() {
-            return None;
-        }
-        let (a, b) = (s.ci.lower / m.abs(), s.ci.upper / m.abs());
-        Some((a.min(b), a.max(b)))
-    } else {
-        let l = relative_lift(&c.control, &c.treatment, two_sided).ok()?;
-        Some((l.ci.lower, l.ci.upper))
-    }
-}
-
-fn criterion(
-    e: &Experiment,
-    primary: Option<&Compared>,
-    confidence: f64,
-    sequential: bool,
-) -> CriterionResult {
+/// The success criterion, tested as the wizard words it: on the improvement (the relative
+/// lift in the metric's better direction), read from the always-valid interval of the lift
+/// (running intersection over looks). `>`/`>=` need the improvement above +t,
+/// `<`/`<=` (non-inferiority) above −t; see the truth table in docs/STATISTICS.md.
+fn criterion(e: &Experiment, primary: Option<&Compared>) -> CriterionResult {
     let sc = &e.spec.success_criteria;
-    let t = sc.threshold / 100.0;
+    let null = plan::criterion_null(sc);
     let text = format!(
         "Treatment is successful if {} {} {}% with {}% confidence",
         sc.metric.as_str(),
@@ -186,76 +216,22 @@ fn criterion(
         sc.threshold,
         (sc.confidence_level * 100.0).round()
     );
-    let Some((raw_lo, raw_hi)) = primary.and_then(|p| lift_bounds(p, confidence, sequential))
-    else {
+    let Some(ci) = primary.and_then(|p| p.row.sequential_relative_ci) else {
         return CriterionResult {
             text,
             met: None,
             lower: None,
             upper: None,
+            improvement_to_beat: Some(null),
         };
     };
-    let direction = sc.metric.direction();
-    let (imp_lo, imp_hi) = {
-        let (a, b) = (
-            improvement(direction, raw_lo),
-            improvement(direction, raw_hi),
-        );
-        (a.min(b), a.max(b))
-    };
-    let (met, lower, upper) = match sc.operator {
-        Operator::Greater => (
-            if imp_lo > t {
-                Some(true)
-            } else if imp_hi <= t {
-                Some(false)
-            } else {
-                None
-            },
-            imp_lo,
-            imp_hi,
-        ),
-        Operator::GreaterOrEqual => (
-            if imp_lo >= t {
-                Some(true)
-            } else if imp_hi < t {
-                Some(false)
-            } else {
-                None
-            },
-            imp_lo,
-            imp_hi,
-        ),
-        // "decreases by more than t": the raw change is below −t.
-        Operator::Less => (
-            if raw_hi < -t {
-                Some(true)
-            } else if raw_lo >= -t {
-                Some(false)
-            } else {
-                None
-            },
-            raw_lo,
-            raw_hi,
-        ),
-        // "decreases by at most t": the raw change stays at or above −t (non-inferiority).
-        Operator::LessOrEqual => (
-            if raw_lo >= -t {
-                Some(true)
-            } else if raw_hi < -t {
-                Some(false)
-            } else {
-                None
-            },
-            raw_lo,
-            raw_hi,
-        ),
-    };
+    let (met, lower, upper) = plan::judge(sc, ci.lower, ci.upper);
     CriterionResult {
         text,
         met,
         lower: Some(lower),
         upper: Some(upper),
+        improvement_to_beat: Some(null),
     }
 }
 
@@ -435,63 +411,82 @@ fn quality_over_time(days: &[DayRow], confidence: f64) -> Vec<DayPoint> {
     points
 }
 
-/// Computes the results of `e` from its users' rollups and its daily rollups, as of `now`.
+/// Whether `previous` is an earlier look at the same experiment under the same plan, so
+/// that its always-valid figures may be carried into this look.
+fn same_plan(e: &Experiment, previous: &ResultsReport, tuning_n: f64, confidence: f64) -> bool {
+    previous.experiment_id == e.id
+        && previous.detail.looks > 0
+        && (previous.detail.tuning_n - tuning_n).abs() < 1e-9
+        && (previous.comparison.confidence_level - confidence).abs() < 1e-12
+}
+
+/// Computes the results of `e` from what is observed at this look, as of `now`.
+/// `previous` is the report of the last look (the stored snapshot): the always-valid
+/// p-values and intervals are carried from it (running minimum, running intersection), so
+/// a verdict, once reached, stays.
 pub fn compute(
     e: &Experiment,
-    users: &[UserRow],
-    days: &[DayRow],
+    data: &Observed<'_>,
+    previous: Option<&ResultsReport>,
     now: DateTime<Utc>,
 ) -> ResultsReport {
+    let users = data.users;
+    let days = data.days;
     let confidence = e.spec.success_criteria.confidence_level;
-    let sequential = e.status.is_live();
+    let plan = plan::plan(&e.spec);
+    let previous = previous.filter(|p| same_plan(e, p, plan.tuning_n, confidence));
+    let remembered = |metric: Metric| {
+        previous.and_then(|p| {
+            p.detail
+                .metrics
+                .iter()
+                .find(|m| m.metric == metric.as_str())
+        })
+    };
     let control = variant_results(users, Variant::Control);
     let treatment = variant_results(users, Variant::Treatment);
     let mut reasons = Vec::new();
 
-    // Primary and secondary metrics.
+    // The criterion's metric is the primary one: it decides. A different `primaryMetric`
+    // (allowed by the spec's shape) is a guardrail, like the secondary metrics.
     let primary_metric = e.spec.success_criteria.metric;
     let mut compared: Vec<Compared> = Vec::new();
-    let (c, t) = values(users, primary_metric);
-    compared.push(compare(
-        primary_metric,
-        "primary",
-        &c,
-        &t,
-        confidence,
-        sequential,
-    ));
-    if e.spec.primary_metric != primary_metric {
-        let (c, t) = values(users, e.spec.primary_metric);
+    let mut add = |m: Metric, role: &str| {
+        let (c, t) = values(users, m);
         compared.push(compare(
-            e.spec.primary_metric,
-            "primary",
-            &c,
-            &t,
+            m,
+            role,
+            (&c, &t),
             confidence,
-            sequential,
+            plan.tuning_n,
+            remembered(m),
         ));
+    };
+    add(primary_metric, "primary");
+    if e.spec.primary_metric != primary_metric {
+        add(e.spec.primary_metric, "primary_guardrail");
     }
     for m in &e.spec.secondary_metrics {
-        if compared.iter().any(|x| x.row.metric == m.as_str()) {
-            continue;
+        if *m != primary_metric && *m != e.spec.primary_metric {
+            add(*m, "secondary");
         }
-        let (c, t) = values(users, *m);
-        compared.push(compare(*m, "secondary", &c, &t, confidence, sequential));
     }
-    // Holm–Bonferroni over the secondary metrics that have a test.
+    // Holm–Bonferroni over the guardrails (the secondary metrics, and `primaryMetric` when
+    // it is not the criterion's) that have a test.
     let alpha = 1.0 - confidence;
-    let secondary: Vec<usize> = compared
+    let is_guardrail = |role: &str| role == "secondary" || role == "primary_guardrail";
+    let guardrails: Vec<usize> = compared
         .iter()
         .enumerate()
-        .filter(|(_, x)| x.row.role == "secondary" && x.p_in_force.is_some())
+        .filter(|(_, x)| is_guardrail(&x.row.role) && x.p_in_force.is_some())
         .map(|(i, _)| i)
         .collect();
-    let raw: Vec<f64> = secondary
+    let raw: Vec<f64> = guardrails
         .iter()
         .filter_map(|&i| compared[i].p_in_force)
         .collect();
     if let Ok(adjusted) = holm_adjust(&raw) {
-        for (&i, p) in secondary.iter().zip(adjusted) {
+        for (&i, p) in guardrails.iter().zip(adjusted) {
             compared[i].row.adjusted_p_value = Some(p);
         }
     }
@@ -504,12 +499,17 @@ pub fn compute(
             .map(|m| m.direction())
             .unwrap_or_default();
         x.row.significant = p.is_some_and(|p| p < alpha);
-        let diff = x.row.absolute_difference.unwrap_or(0.0);
-        x.row.worse = x.row.significant && improvement(direction, diff) < 0.0;
-        if x.row.role == "secondary" && x.row.worse {
+        // The side comes from the always-valid interval (it excludes 0 when significant).
+        let side = x
+            .row
+            .sequential_ci
+            .map(|ci| if ci.upper < 0.0 { -1.0 } else { 1.0 })
+            .unwrap_or_else(|| x.row.absolute_difference.unwrap_or(0.0));
+        x.row.worse = x.row.significant && improvement(direction, side) < 0.0;
+        if is_guardrail(&x.row.role) && x.row.worse {
             guardrail_breached = true;
             reasons.push(format!(
-                "guardrail: {} is significantly worse in the treatment (Holm-adjusted p = {:.4})",
+                "guardrail: {} is significantly worse in the treatment (always-valid, Holm-adjusted p = {:.4})",
                 x.row.metric,
                 p.unwrap_or(1.0)
             ));
@@ -517,12 +517,17 @@ pub fn compute(
     }
 
     let primary = compared.first();
-    let success = criterion(e, primary, confidence, sequential);
+    let success = criterion(e, primary);
     let significance = primary.and_then(|p| p.p_in_force).map(|p| 1.0 - p);
 
-    // Sample ratio mismatch: users per arm against the allocation.
+    // Sample ratio mismatch: assigned users per arm (users with events when the assignment
+    // counts are not known) against the allocation.
+    let (srm_counts, srm_basis) = match data.assigned {
+        Some([c, t]) if c + t > 0 => ([c, t], "assigned users"),
+        _ => ([control.samples, treatment.samples], "users with events"),
+    };
     let srm = srm_check(
-        &[control.samples, treatment.samples],
+        &srm_counts,
         &[
             f64::from(e.spec.allocation.control),
             f64::from(e.spec.allocation.treatment),
@@ -532,8 +537,8 @@ pub fn compute(
     let srm_flag = srm.as_ref().is_some_and(|s| s.mismatch);
     if let Some(s) = srm.as_ref().filter(|s| s.mismatch) {
         reasons.push(format!(
-            "sample ratio mismatch: {} control vs {} treatment users where the allocation expects {:.0} vs {:.0} (p = {:.2e}); the assignment or the event pipeline is broken, so no result can be trusted",
-            control.samples, treatment.samples, s.expected.first().copied().unwrap_or(0.0), s.expected.get(1).copied().unwrap_or(0.0), s.p_value
+            "sample ratio mismatch: {} control vs {} treatment {srm_basis} where the allocation expects {:.0} vs {:.0} (p = {:.2e}); the assignment or the event pipeline is broken, so no result can be trusted",
+            srm_counts[0], srm_counts[1], s.expected.first().copied().unwrap_or(0.0), s.expected.get(1).copied().unwrap_or(0.0), s.p_value
         ));
     }
 
@@ -565,7 +570,14 @@ pub fn compute(
         Some(false) => reasons.push(format!("criterion not met: {}", success.text)),
         None => reasons.push(format!("criterion undecided so far: {}", success.text)),
     }
-    let primary_worse = primary.is_some_and(|p| p.row.worse);
+    // A superiority criterion cannot be met by a metric that is significantly worse; a
+    // non-inferiority criterion allows a worsening within its margin, so there the
+    // criterion alone decides.
+    let superiority = matches!(
+        e.spec.success_criteria.operator,
+        Operator::Greater | Operator::GreaterOrEqual
+    );
+    let primary_worse = superiority && primary.is_some_and(|p| p.row.worse);
     if primary_worse {
         reasons.push(format!(
             "{} is significantly worse in the treatment",
@@ -585,23 +597,31 @@ pub fn compute(
             _ => Recommendation::Inconclusive,
         }
     };
+    let looks = previous.map_or(0, |p| p.detail.looks) + 1;
+    let decided_by = format!(
+        "The always-valid (sequential) test decides at every look, while the experiment runs \
+         and after it stops, so looking every day or stopping by hand does not raise the false \
+         deploy rate above {:.0}%. It is tuned to the planned {} users per arm (N* = {}); its \
+         p-value and interval are carried over the {looks} look(s) so far (running minimum, \
+         running intersection), so a verdict once reached stays. The fixed-horizon Welch \
+         figures are shown for reference and decide nothing.",
+        alpha * 100.0,
+        plan.per_variant,
+        plan.tuning_n
+    );
 
-    // Power and the estimated end date.
-    let threshold = if e.spec.success_criteria.threshold > 0.0 {
-        e.spec.success_criteria.threshold / 100.0
-    } else {
-        0.05
-    };
+    // Power and the estimated end date, for the criterion as tested (sequential, one-sided,
+    // the threshold as the null, the MDE beyond it).
     let observed = primary.filter(|p| p.control.n >= 30);
-    let (mean, sd, basis) =
+    let sc = &e.spec.success_criteria;
+    let (sample_size, basis) =
         match observed.and_then(|p| Some((p.control.mean, p.control.std_dev()?))) {
-            Some((m, s)) => (m, s, "observed"),
-            None => {
-                let (m, s) = prior(primary_metric);
-                (m, s, "prior")
-            }
+            Some((m, s)) => (plan::required_for(sc, m, s), "observed"),
+            None => (
+                plan::required_for(sc, plan.assumed.0, plan.assumed.1),
+                "prior",
+            ),
         };
-    let sample_size = sample_size_per_variant(mean, sd, threshold, confidence, DEFAULT_POWER);
     let required = sample_size
         .as_ref()
         .ok()
@@ -623,6 +643,10 @@ pub fn compute(
         basis: basis.into(),
         estimated_end_date,
         note: sample_size.err().map(|e| insufficient_text(&e)),
+        planned_per_variant: Some(plan.per_variant),
+        minimum_detectable_effect: Some(plan.mde),
+        alternative: Some(plan.null + plan.mde),
+        test: "sequential".into(),
     };
 
     let headline = |v: &VariantResults| ArmResults {
@@ -712,7 +736,10 @@ pub fn compute(
                 control.metrics.get("latency").map(|m| m.mean),
                 treatment.metrics.get("latency").map(|m| m.mean),
             ),
-            satisfaction_improvement: pct_change(control.satisfaction_rate, treatment.satisfaction_rate),
+            satisfaction_improvement: pct_change(
+                control.satisfaction_rate,
+                treatment.satisfaction_rate,
+            ),
             statistical_significance: significance.and_then(finite),
             confidence_level: confidence,
             recommendation,
@@ -727,14 +754,18 @@ pub fn compute(
             power,
             cuped: cuped(users, primary_metric, confidence),
             reasons,
-            sequential,
-            tuning_n: DEFAULT_TUNING_N,
+            sequential: true,
+            tuning_n: plan.tuning_n,
+            looks,
+            decided_by,
+            srm_basis: srm_basis.into(),
             winner,
             guardrail_breached,
-            method: "Per-user means (the user is the randomization unit). Welch's t-test with \
-                     Welch–Satterthwaite degrees of freedom; delta-method interval for the relative \
-                     lift; mixture-SPRT always-valid p-values and intervals decide while the \
-                     experiment runs; Holm–Bonferroni over secondary metrics. See docs/STATISTICS.md."
+            method: "Per-user means (the user is the randomization unit). Mixture-SPRT \
+                     always-valid p-values and intervals decide at every look (the relative \
+                     lift's with the delta-method variance of both arms), carried over looks; \
+                     Holm–Bonferroni over the guardrail metrics. Welch's t-test and the \
+                     delta-method interval are shown for reference. See docs/STATISTICS.md."
                 .into(),
         },
         computed_at: now,

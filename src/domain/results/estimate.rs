@@ -2,9 +2,8 @@
 //! arm needs (the power calculation the results use, with the same priors) and how long the
 //! recent traffic of its tenant takes to bring them. Pure: the store measures the traffic.
 
-use super::compute::prior;
+use super::plan::{effect_words, plan};
 use crate::domain::experiment::ExperimentSpec;
-use crate::domain::stats::{DEFAULT_POWER, sample_size_per_variant};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -40,23 +39,10 @@ pub fn estimate_completion(
     now: DateTime<Utc>,
 ) -> CompletionEstimate {
     let metric = spec.success_criteria.metric;
-    let (mean, sd) = prior(metric);
-    let change = if spec.success_criteria.threshold > 0.0 {
-        spec.success_criteria.threshold / 100.0
-    } else {
-        0.05
-    };
-    let power = sample_size_per_variant(
-        mean,
-        sd,
-        change,
-        spec.success_criteria.confidence_level,
-        DEFAULT_POWER,
-    )
-    .ok()
-    .map(|s| s.per_variant);
-    let min_samples = u64::from(spec.min_samples_per_variant);
-    let required = power.unwrap_or(0).max(min_samples);
+    let plan = plan(spec);
+    let (mean, sd) = plan.assumed;
+    let power = plan.power_per_variant;
+    let required = plan.per_variant;
     let min_days = f64::from(spec.min_duration);
     // The smaller arm fills last.
     let share = f64::from(spec.allocation.control.min(spec.allocation.treatment)) / 100.0;
@@ -76,13 +62,16 @@ pub fn estimate_completion(
     let end = now + Duration::seconds((days * 86_400.0).round() as i64);
     let power_text = match power {
         Some(n) => format!(
-            "{n} users per arm detect a {:.1}% change in {} with {:.0}% confidence and 80% power \
+            "{n} users per arm meet the criterion with 80% power when the truth is {} \
+             (the criterion's {} plus a minimum detectable effect of {:.1} points), tested \
+             one-sided at {:.0}% confidence by the always-valid test that decides \
              (assuming a typical spread: mean {mean}, standard deviation {sd})",
-            change * 100.0,
-            metric.as_str(),
+            effect_words(metric, plan.null + plan.mde),
+            effect_words(metric, plan.null),
+            plan.mde * 100.0,
             spec.success_criteria.confidence_level * 100.0,
         ),
-        None => "the power calculation needs a non-zero change to detect".to_owned(),
+        None => "the power calculation has no answer for this criterion".to_owned(),
     };
     let traffic_text = match (users_per_day.filter(|r| *r > 0.0), from_traffic) {
         (Some(r), true) => format!(
@@ -136,12 +125,19 @@ mod tests {
 
     #[test]
     fn the_sample_size_is_the_power_calculation_or_the_minimum_whichever_is_larger() {
-        // Quality prior: mean 0.7, sd 0.2; a 5 % change is d = 0.175 → 513 per arm
-        // (the same power equation solved independently with Python's statistics.NormalDist:
-        // n = 512.58).
+        // Quality prior: mean 0.7, sd 0.2; "improves by more than 5 %" with the default MDE
+        // of 5 points: the truth to detect is +10 %. One-sided at 95 % with the always-valid
+        // test that decides → 939 per arm (938.6; the criterion-size fixtures check the
+        // formula against statsmodels and a root solved by scipy). The old two-sided "5 %
+        // change" answer was 513.
         let e = estimate_completion(&spec(5.0, 100.0, 7.0, (50.0, 50.0)), None, now());
-        assert_eq!(e.power_per_variant, Some(513));
-        assert_eq!(e.required_per_variant, 513);
+        assert_eq!(e.power_per_variant, Some(939));
+        assert_eq!(e.required_per_variant, 939);
+        assert!(
+            e.basis.contains("a 10.0% improvement in quality"),
+            "{}",
+            e.basis
+        );
         let e = estimate_completion(&spec(5.0, 2000.0, 7.0, (50.0, 50.0)), None, now());
         assert_eq!(e.required_per_variant, 2000);
     }

@@ -5,10 +5,14 @@
 mod compute;
 mod estimate;
 mod model;
+mod plan;
 
-pub use compute::{DayRow, UserRow, compute, is_final};
+pub use compute::{DayRow, Observed, UserRow, compute, is_final};
 pub use estimate::{CompletionEstimate, MAX_ESTIMATE_DAYS, estimate_completion};
 pub use model::*;
+pub use plan::{
+    DEFAULT_MDE, Plan, criterion_null, effect_words, is_strict, mde, plan, required_for,
+};
 
 #[cfg(test)]
 mod tests;

@@ -75,7 +75,8 @@ pub struct Comparison {
     pub quality_improvement: Option<f64>,
     pub latency_improvement: Option<f64>,
     pub satisfaction_improvement: Option<f64>,
-    /// 1 − p of the primary metric's two-sided test (sequential while running).
+    /// 1 − p of the criterion metric's always-valid two-sided test (its running minimum
+    /// over looks).
     pub statistical_significance: Option<f64>,
     pub confidence_level: f64,
     pub recommendation: Recommendation,
@@ -132,6 +133,11 @@ pub struct MetricComparison {
     /// Always-valid (mixture SPRT) p-value and interval for the difference.
     pub sequential_p_value: Option<f64>,
     pub sequential_ci: Option<Interval>,
+    /// The always-valid interval of the relative lift the success criterion reads (its
+    /// `confidence` is 2·c − 1, so each end is a one-sided bound at the criterion's
+    /// confidence c), carried over looks as a running intersection.
+    #[serde(default)]
+    pub sequential_relative_ci: Option<Interval>,
     /// Holm–Bonferroni adjusted p-value (secondary metrics), of the test in force.
     pub adjusted_p_value: Option<f64>,
     /// Significant at the confidence level by the test in force.
@@ -158,6 +164,7 @@ impl MetricComparison {
             p_value: None,
             sequential_p_value: None,
             sequential_ci: None,
+            sequential_relative_ci: None,
             adjusted_p_value: None,
             significant: false,
             worse: false,
@@ -178,6 +185,10 @@ pub struct CriterionResult {
     /// criterion is about: the improvement for > and >=, the raw change for < and <=.
     pub lower: Option<f64>,
     pub upper: Option<f64>,
+    /// The improvement (a signed fraction, in the metric's better direction) the bounds
+    /// must beat: +threshold for "improves by…", −threshold for "gets worse by…".
+    #[serde(default)]
+    pub improvement_to_beat: Option<f64>,
 }
 
 /// Samples needed to detect the success threshold with 80 % power.
@@ -190,6 +201,20 @@ pub struct PowerEstimate {
     pub basis: String,
     pub estimated_end_date: Option<DateTime<Utc>>,
     pub note: Option<String>,
+    /// Users per arm the plan fixed at the start (from the metric's typical spread, raised
+    /// to `minSamplesPerVariant`): the sequential test is tuned to it.
+    #[serde(default)]
+    pub planned_per_variant: Option<u64>,
+    /// The effect beyond the criterion's threshold the plan detects with 80 % power
+    /// (fraction).
+    #[serde(default)]
+    pub minimum_detectable_effect: Option<f64>,
+    /// The true improvement the power refers to: threshold (signed) + MDE (fraction).
+    #[serde(default)]
+    pub alternative: Option<f64>,
+    /// The test the sizes are for: `sequential`.
+    #[serde(default)]
+    pub test: String,
 }
 
 /// CUPED-adjusted figures of the primary metric, beside the unadjusted ones: the users'
@@ -270,10 +295,19 @@ pub struct Detail {
     /// CUPED, when events carry `metrics.pre_experiment`.
     pub cuped: Option<CupedResult>,
     pub reasons: Vec<String>,
-    /// Whether the always-valid (sequential) test decides (while running) or the
-    /// fixed-horizon one (once ended).
+    /// Whether the always-valid (sequential) test decides: always `true` (it decides at
+    /// every look, running or ended; see `decidedBy`).
     pub sequential: bool,
     pub tuning_n: f64,
+    /// How many looks (result computations) the always-valid figures are carried over.
+    #[serde(default)]
+    pub looks: u64,
+    /// Which test decided, and why it may be trusted under peeking.
+    #[serde(default)]
+    pub decided_by: String,
+    /// What the sample-ratio check counted: `assigned users` or `users with events`.
+    #[serde(default)]
+    pub srm_basis: String,
     pub winner: Option<String>,
     pub guardrail_breached: bool,
     pub method: String,

@@ -1,4 +1,19 @@
 use super::*;
+
+/// One look with no earlier look and no assignment counts.
+fn run(
+    e: &Experiment,
+    users: &[UserRow],
+    days: &[DayRow],
+    now: chrono::DateTime<Utc>,
+) -> ResultsReport {
+    let data = Observed {
+        users,
+        days,
+        assigned: None,
+    };
+    compute(e, &data, None, now)
+}
 use crate::domain::ExperimentStatus;
 use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Experiment, ExperimentInput};
@@ -95,7 +110,7 @@ fn no_nan(report: &ResultsReport) {
 #[test]
 fn no_data_is_inconclusive_with_reasons_and_no_nan() {
     let e = experiment(ExperimentStatus::Active, &["latency"], 1);
-    let r = compute(&e, &[], &[], Utc::now());
+    let r = run(&e, &[], &[], Utc::now());
     assert_eq!(r.comparison.recommendation, Recommendation::Inconclusive);
     assert_eq!(r.control.samples, 0);
     assert_eq!(r.comparison.statistical_significance, None);
@@ -120,7 +135,7 @@ fn no_data_is_inconclusive_with_reasons_and_no_nan() {
 #[test]
 fn a_clear_win_after_the_minimums_is_deployed() {
     let e = experiment(ExperimentStatus::Completed, &["latency"], 10);
-    let r = compute(
+    let r = run(
         &e,
         &users(2000, (0.60, 0.72), (1000.0, 1000.0), 1),
         &[],
@@ -136,16 +151,17 @@ fn a_clear_win_after_the_minimums_is_deployed() {
     assert!(r.comparison.quality_improvement.unwrap() > 15.0);
     assert!(r.comparison.statistical_significance.unwrap() > 0.999);
     assert!(
-        !r.detail.sequential,
-        "a completed experiment is judged at a fixed horizon"
+        r.detail.sequential,
+        "a completed experiment is judged by the same always-valid test"
     );
+    assert!(r.detail.decided_by.contains("always-valid"));
     no_nan(&r);
 }
 
 #[test]
 fn an_aa_test_keeps_control_once_a_5_percent_gain_is_ruled_out() {
     let e = experiment(ExperimentStatus::Completed, &[], 10);
-    let r = compute(
+    let r = run(
         &e,
         &users(3000, (0.7, 0.7), (1000.0, 1000.0), 2),
         &[],
@@ -158,7 +174,7 @@ fn an_aa_test_keeps_control_once_a_5_percent_gain_is_ruled_out() {
 #[test]
 fn too_short_a_run_is_inconclusive_even_with_a_clear_win() {
     let e = experiment(ExperimentStatus::Active, &[], 2);
-    let r = compute(
+    let r = run(
         &e,
         &users(2000, (0.6, 0.75), (1000.0, 1000.0), 3),
         &[],
@@ -180,7 +196,7 @@ fn too_short_a_run_is_inconclusive_even_with_a_clear_win() {
 #[test]
 fn a_latency_regression_on_a_guardrail_keeps_control() {
     let e = experiment(ExperimentStatus::Completed, &["latency"], 10);
-    let r = compute(
+    let r = run(
         &e,
         &users(2000, (0.60, 0.70), (1000.0, 1500.0), 4),
         &[],
@@ -214,7 +230,7 @@ fn a_sample_ratio_mismatch_makes_it_inconclusive() {
         .cloned()
         .collect();
     all.extend(extra);
-    let r = compute(&e, &all, &[], Utc::now());
+    let r = run(&e, &all, &[], Utc::now());
     assert!(r.detail.srm.as_ref().unwrap().mismatch);
     assert_eq!(r.comparison.recommendation, Recommendation::Inconclusive);
     assert!(
@@ -237,7 +253,7 @@ fn degenerate_data_gives_reasons_not_nan() {
         feedback: Feedback::default(),
         covariate: None,
     };
-    let r = compute(
+    let r = run(
         &e,
         &[one(Variant::Control), one(Variant::Treatment)],
         &[],
@@ -256,7 +272,7 @@ fn degenerate_data_gives_reasons_not_nan() {
             ..one(Variant::Control)
         })
         .collect();
-    let r = compute(&e, &zero, &[], Utc::now());
+    let r = run(&e, &zero, &[], Utc::now());
     assert!(
         r.detail.metrics[0]
             .insufficient
@@ -271,7 +287,7 @@ fn degenerate_data_gives_reasons_not_nan() {
 fn charts_share_bins_and_count_feedback() {
     let e = experiment(ExperimentStatus::Active, &[], 3);
     let all = users(500, (0.6, 0.7), (300.0, 9000.0), 6);
-    let r = compute(
+    let r = run(
         &e,
         &all,
         &[DayRow {
@@ -329,7 +345,7 @@ fn cuped_reports_reduced_variance_beside_the_plain_figures() {
             }
         })
         .collect();
-    let r = compute(&e, &all, &[], Utc::now());
+    let r = run(&e, &all, &[], Utc::now());
     let c = r.detail.cuped.as_ref().unwrap();
     assert_eq!(c.users, 2000);
     assert!(c.variance_reduction.unwrap() > 0.8, "{c:?}");
@@ -342,6 +358,185 @@ fn cuped_reports_reduced_variance_beside_the_plain_figures() {
         c.p_value.unwrap() < 1e-6,
         "the 0.02 lift is clear once pre-experiment noise is removed"
     );
-    let none = compute(&e, &users(100, (0.6, 0.6), (1.0, 1.0), 1), &[], Utc::now());
+    let none = run(&e, &users(100, (0.6, 0.6), (1.0, 1.0), 1), &[], Utc::now());
     assert!(none.detail.cuped.is_none());
+}
+
+fn experiment_with(
+    status: ExperimentStatus,
+    primary: &str,
+    criterion: serde_json::Value,
+    secondary: &[&str],
+) -> Experiment {
+    let mut e = experiment(status, &[], 10);
+    let input: ExperimentInput = serde_json::from_value(json!({
+        "name": "x", "targetType": "prompt", "targetId": "p",
+        "control": {"name": "A"}, "treatment": {"name": "B"},
+        "allocation": {"control": 50, "treatment": 50},
+        "primaryMetric": primary,
+        "successCriteria": criterion,
+        "secondaryMetrics": secondary,
+        "minDuration": 7, "minSamplesPerVariant": 100
+    }))
+    .unwrap();
+    e.spec = input.parse().unwrap();
+    e
+}
+
+#[test]
+fn a_verdict_once_reached_stays_when_a_later_look_is_less_clear() {
+    let e = experiment(ExperimentStatus::Active, &[], 10);
+    let first = run(
+        &e,
+        &users(2000, (0.60, 0.72), (1000.0, 1000.0), 11),
+        &[],
+        Utc::now(),
+    );
+    assert_eq!(first.detail.success_criterion.met, Some(true));
+    assert_eq!(first.detail.looks, 1);
+    // A later look whose data alone decides nothing (no difference at all).
+    let later_users = users(2000, (0.66, 0.66), (1000.0, 1000.0), 12);
+    let alone = run(&e, &later_users, &[], Utc::now());
+    assert_ne!(alone.detail.success_criterion.met, Some(true));
+    let data = Observed {
+        users: &later_users,
+        days: &[],
+        assigned: None,
+    };
+    let second = compute(&e, &data, Some(&first), Utc::now());
+    assert_eq!(second.detail.looks, 2);
+    assert_eq!(second.detail.success_criterion.met, Some(true));
+    let (a, b) = (&first.detail.metrics[0], &second.detail.metrics[0]);
+    assert!(b.sequential_p_value.unwrap() <= a.sequential_p_value.unwrap());
+    let (ia, ib) = (a.sequential_ci.unwrap(), b.sequential_ci.unwrap());
+    assert!(
+        ib.lower >= ia.lower && ib.upper <= ia.upper,
+        "{ia:?} {ib:?}"
+    );
+    assert!(b.sequential_relative_ci.unwrap().lower >= a.sequential_relative_ci.unwrap().lower);
+    // A look at another experiment, or under another plan, is not carried.
+    let mut other = e.clone();
+    other.id = uuid::Uuid::from_u128(7);
+    let fresh = compute(&other, &data, Some(&first), Utc::now());
+    assert_eq!(fresh.detail.looks, 1);
+    assert_ne!(fresh.detail.success_criterion.met, Some(true));
+}
+
+#[test]
+fn a_latency_non_inferiority_criterion_refuses_a_regression_beyond_its_margin() {
+    // "latency gets worse by at most 5 %": a 15 % rise is refused, no change is accepted.
+    let criterion =
+        json!({"metric": "latency", "operator": "<=", "threshold": 5, "confidenceLevel": 0.95});
+    let e = experiment_with(ExperimentStatus::Completed, "latency", criterion, &[]);
+    let worse = run(
+        &e,
+        &users(3000, (0.7, 0.7), (1000.0, 1150.0), 13),
+        &[],
+        Utc::now(),
+    );
+    assert_eq!(worse.detail.success_criterion.met, Some(false));
+    assert_eq!(worse.comparison.recommendation, Recommendation::KeepControl);
+    let same = run(
+        &e,
+        &users(3000, (0.7, 0.7), (1000.0, 1000.0), 14),
+        &[],
+        Utc::now(),
+    );
+    assert_eq!(
+        same.detail.success_criterion.met,
+        Some(true),
+        "{:?}",
+        same.detail.success_criterion
+    );
+    assert_eq!(
+        same.comparison.recommendation,
+        Recommendation::DeployTreatment
+    );
+    assert!(
+        same.detail
+            .success_criterion
+            .text
+            .contains("gets worse by at most 5%"),
+        "{}",
+        same.detail.success_criterion.text
+    );
+    assert_eq!(
+        same.detail.success_criterion.improvement_to_beat,
+        Some(-0.05)
+    );
+}
+
+#[test]
+fn a_latency_superiority_criterion_wants_latency_to_fall() {
+    let criterion =
+        json!({"metric": "latency", "operator": ">", "threshold": 5, "confidenceLevel": 0.95});
+    let e = experiment_with(ExperimentStatus::Completed, "latency", criterion, &[]);
+    let faster = run(
+        &e,
+        &users(3000, (0.7, 0.7), (1000.0, 800.0), 15),
+        &[],
+        Utc::now(),
+    );
+    assert_eq!(
+        faster.comparison.recommendation,
+        Recommendation::DeployTreatment
+    );
+    let slower = run(
+        &e,
+        &users(3000, (0.7, 0.7), (1000.0, 1040.0), 16),
+        &[],
+        Utc::now(),
+    );
+    assert_eq!(
+        slower.comparison.recommendation,
+        Recommendation::KeepControl
+    );
+}
+
+#[test]
+fn a_significantly_worse_primary_metric_blocks_a_deploy_on_another_criterion_metric() {
+    // The criterion is on quality (clearly better); primaryMetric is latency, much worse.
+    let criterion =
+        json!({"metric": "quality", "operator": ">", "threshold": 5, "confidenceLevel": 0.95});
+    let e = experiment_with(ExperimentStatus::Completed, "latency", criterion, &[]);
+    let r = run(
+        &e,
+        &users(2000, (0.60, 0.72), (1000.0, 1500.0), 17),
+        &[],
+        Utc::now(),
+    );
+    assert_eq!(r.detail.metrics[0].metric, "quality");
+    assert_eq!(r.detail.metrics[0].role, "primary");
+    let latency = r
+        .detail
+        .metrics
+        .iter()
+        .find(|m| m.metric == "latency")
+        .unwrap();
+    assert_eq!(latency.role, "primary_guardrail");
+    assert!(latency.worse);
+    assert_eq!(r.comparison.recommendation, Recommendation::KeepControl);
+    // statisticalSignificance is the criterion metric's
+    let p = r.detail.metrics[0].sequential_p_value.unwrap();
+    assert!((r.comparison.statistical_significance.unwrap() - (1.0 - p)).abs() < 1e-12);
+}
+
+#[test]
+fn the_sample_ratio_check_counts_assigned_users() {
+    let e = experiment(ExperimentStatus::Completed, &[], 10);
+    let u = users(2000, (0.6, 0.75), (1000.0, 1000.0), 18);
+    // Users with events are balanced, but far more were assigned to control.
+    let data = Observed {
+        users: &u,
+        days: &[],
+        assigned: Some([3000, 2000]),
+    };
+    let r = compute(&e, &data, None, Utc::now());
+    assert_eq!(r.detail.srm_basis, "assigned users");
+    assert!(r.detail.srm.as_ref().unwrap().mismatch);
+    assert_eq!(r.comparison.recommendation, Recommendation::Inconclusive);
+    // Without the counts, the users with events are counted.
+    let r = run(&e, &u, &[], Utc::now());
+    assert_eq!(r.detail.srm_basis, "users with events");
+    assert!(!r.detail.srm.as_ref().unwrap().mismatch);
 }

@@ -41,9 +41,15 @@ pub use decision::{
 };
 pub use dist::normal_quantile;
 pub use multiple::holm_adjust;
-pub use power::{DEFAULT_POWER, SampleSize, sample_size_per_variant};
+pub use power::{
+    CriterionPlan, DEFAULT_POWER, Horizon, SampleSize, criterion_sample_size,
+    sample_size_per_variant,
+};
 pub use proportion::{Proportion, ProportionTest, proportion_relative_lift, proportion_z_test};
-pub use sequential::{DEFAULT_TUNING_N, SequentialTest, mixture_rho_squared, sequential_test};
+pub use sequential::{
+    DEFAULT_TUNING_N, SequentialLift, SequentialTest, mixture_rho_squared, multiplier_at_tuning_n,
+    sequence_multiplier, sequential_relative_lift, sequential_test,
+};
 pub use srm::{SRM_P_VALUE_THRESHOLD, SrmCheck, srm_check};
 pub use summary::{Describe, Summary, median, percentile};
 pub use welch::{

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::decision::{Insufficient, InsufficientReason, Parameter, alpha_of, finite};
+use super::decision::{Direction, Insufficient, InsufficientReason, Parameter, alpha_of, finite};
 use super::dist;
 
 /// Conventional target power (probability of detecting a true effect).
@@ -115,6 +115,95 @@ pub fn sample_size_per_variant(
     })
 }
 
+/// Which test a verdict comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Horizon {
+    /// A fixed-horizon test, valid at one look only.
+    Fixed,
+    /// The always-valid normal-mixture sequence (see [`super::sequential`]), valid at
+    /// every look, tuned so that N* is the planned size.
+    Sequential,
+}
+
+/// The size a criterion needs (see [`criterion_sample_size`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriterionPlan {
+    /// Units per arm before rounding up.
+    pub n_exact: f64,
+    /// Units per arm, `max(2, ⌈n_exact⌉)`, saturating.
+    pub per_variant: u64,
+    /// The bound's multiplier of the standard error at the planned size: z₁₋α (fixed) or
+    /// the confidence sequence's multiplier at N = N* (sequential).
+    pub multiplier: f64,
+}
+
+/// Units per arm for the success criterion **as it is tested**: a one-sided test at
+/// `confidence` of "improvement > `null`" on the relative lift, with power `power` when
+/// the true improvement is `null + mde`.
+///
+/// * `cv`: the control's relative spread σ/μ (> 0), assumed the same σ in both arms;
+/// * `null`: the improvement the criterion must beat, a signed fraction (the threshold for
+///   "improves by more than t", −t for the non-inferiority "gets worse by at most t");
+/// * `mde`: the minimum detectable effect beyond `null` (> 0, a fraction);
+/// * `direction`: maps improvement to the raw lift r (r = I, or r = −I when lower is
+///   better).
+///
+/// The lift's delta-method variance at true ratio q = 1 + r is cv²·(1 + q²)/n, so
+/// `n = cv²·(1 + q²)·(k + z_power)² / mde²` with k = z₁₋α for [`Horizon::Fixed`] (the same
+/// equation as statsmodels `NormalIndPower(alternative="larger")` with
+/// d = mde·√2 / (cv·√(1 + q²))), and k = [`super::multiplier_at_tuning_n`]`(2α)` for
+/// [`Horizon::Sequential`]: the criterion reads the lower end of the two-sided
+/// (1 − 2α) sequence, and at N = N* = 2n its half-width is k·SE whatever n is.
+///
+/// Errors: bad confidence or power → `InvalidParameter(Confidence | Power)`; `cv` not
+/// finite and > 0 → `InvalidParameter(StdDev)`; `mde` not finite and > 0 →
+/// `InvalidParameter(RelativeChange)`; `null` not finite, or an alternative whose raw
+/// lift is −100 % or below → `InvalidParameter(Threshold)`.
+pub fn criterion_sample_size(
+    cv: f64,
+    null: f64,
+    mde: f64,
+    direction: Direction,
+    confidence: f64,
+    power: f64,
+    horizon: Horizon,
+) -> Result<CriterionPlan, Insufficient> {
+    let alpha = alpha_of(confidence)?;
+    if !(power.is_finite() && power > alpha && power < 1.0) {
+        return Err(Insufficient::invalid(Parameter::Power));
+    }
+    if !(cv.is_finite() && cv > 0.0) {
+        return Err(Insufficient::invalid(Parameter::StdDev));
+    }
+    if !(mde.is_finite() && mde > 0.0) {
+        return Err(Insufficient::invalid(Parameter::RelativeChange));
+    }
+    if !null.is_finite() {
+        return Err(Insufficient::invalid(Parameter::Threshold));
+    }
+    let q = 1.0 + direction.improvement(null + mde);
+    if !(q.is_finite() && q > 0.0) {
+        return Err(Insufficient::invalid(Parameter::Threshold));
+    }
+    let nf = || Insufficient::from(InsufficientReason::NonFinite);
+    let multiplier = match horizon {
+        Horizon::Fixed => dist::normal_quantile(1.0 - alpha).ok_or_else(nf)?,
+        Horizon::Sequential => super::sequential::multiplier_at_tuning_n(2.0 * alpha)?,
+    };
+    let k = multiplier + dist::normal_quantile(power).ok_or_else(nf)?;
+    let n_exact = finite(cv * cv * (1.0 + q * q) * k * k / (mde * mde))?;
+    if n_exact <= 0.0 {
+        return Err(nf());
+    }
+    Ok(CriterionPlan {
+        n_exact,
+        // `as` saturates for huge values; never panics
+        per_variant: (n_exact.ceil() as u64).max(2),
+        multiplier,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +217,59 @@ mod tests {
         // sign of the change does not matter
         let r2 = sample_size_per_variant(100.0, 20.0, -0.05, 0.95, DEFAULT_POWER).unwrap();
         assert_eq!(r, r2);
+    }
+
+    #[test]
+    fn the_criterion_size_is_one_sided_and_grows_for_the_sequential_test() {
+        // cv 0.2/0.7, "improves by more than 5 %", MDE 5 %: alternative lift 10 %
+        let cv = 0.2 / 0.7;
+        let f = |h| {
+            criterion_sample_size(cv, 0.05, 0.05, Direction::HigherIsBetter, 0.95, 0.8, h).unwrap()
+        };
+        let fixed = f(Horizon::Fixed);
+        let q: f64 = 1.1;
+        let z = 1.6448536269514722 + 0.8416212335729143;
+        let expect = cv * cv * (1.0 + q * q) * z * z / 0.0025;
+        assert!((fixed.n_exact - expect).abs() < 1e-6 * expect);
+        let seq = f(Horizon::Sequential);
+        assert!(seq.n_exact > 1.5 * fixed.n_exact && seq.n_exact < 3.0 * fixed.n_exact);
+        // lower is better: the alternative is a 10 % decrease (q = 0.9)
+        let down = criterion_sample_size(
+            cv,
+            0.05,
+            0.05,
+            Direction::LowerIsBetter,
+            0.95,
+            0.8,
+            Horizon::Fixed,
+        )
+        .unwrap();
+        assert!(down.n_exact < fixed.n_exact);
+        // a 100 % decrease cannot be planned for
+        assert!(
+            criterion_sample_size(
+                cv,
+                1.0,
+                0.05,
+                Direction::LowerIsBetter,
+                0.95,
+                0.8,
+                Horizon::Fixed
+            )
+            .is_err()
+        );
+        assert!(
+            criterion_sample_size(
+                cv,
+                0.0,
+                0.0,
+                Direction::HigherIsBetter,
+                0.95,
+                0.8,
+                Horizon::Fixed
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -139,7 +139,7 @@ pub fn sequential_test(
     } else {
         (-log_e_value).exp()
     };
-    let half = finite(std_error * ((1.0 + a) / a * (a.ln_1p() - 2.0 * alpha.ln())).sqrt())?;
+    let half = finite(std_error * sequence_multiplier(alpha, a)?)?;
     Ok(SequentialTest {
         diff,
         std_error,
@@ -151,6 +151,99 @@ pub fn sequential_test(
         ci: Interval {
             lower: finite(diff - half)?,
             upper: finite(diff + half)?,
+            confidence,
+        },
+    })
+}
+
+/// The half-width multiplier of the normal-mixture confidence sequence at a look with
+/// `a = N·ρ²`: the interval is `estimate ± SE · multiplier`,
+/// `multiplier = √((1 + a)/a · (ln(1 + a) − 2 ln α))`.
+///
+/// Errors: `alpha` not in (0, 1) → `InvalidParameter(Confidence)`; `a` not finite and > 0
+/// → `NonFinite`.
+pub fn sequence_multiplier(alpha: f64, a: f64) -> Result<f64, Insufficient> {
+    if !(alpha.is_finite() && alpha > 0.0 && alpha < 1.0) {
+        return Err(Insufficient::invalid(Parameter::Confidence));
+    }
+    if !(a.is_finite() && a > 0.0) {
+        return Err(InsufficientReason::NonFinite.into());
+    }
+    finite(((1.0 + a) / a * (a.ln_1p() - 2.0 * alpha.ln())).sqrt())
+}
+
+/// The multiplier at the look where `N = N*` (the planned size the mixture was tuned
+/// for): there `a = ρ²·N* = −2 ln α + ln(1 − 2 ln α)` whatever N* is, so the multiplier
+/// depends on α alone (≈ 2.80 at α = 0.05, ≈ 2.57 at α = 0.10). Power at the planned size
+/// uses it where a fixed-horizon test would use z₁₋α/₂.
+pub fn multiplier_at_tuning_n(alpha: f64) -> Result<f64, Insufficient> {
+    if !(alpha.is_finite() && alpha > 0.0 && alpha < 1.0) {
+        return Err(Insufficient::invalid(Parameter::Confidence));
+    }
+    let l = -2.0 * alpha.ln();
+    sequence_multiplier(alpha, l + l.ln_1p())
+}
+
+/// One look of the normal-mixture SPRT on the **relative lift**
+/// `treatment_mean / control_mean − 1`, with the delta-method standard error that
+/// counts both arms' variances (the control mean's own uncertainty included):
+/// `SE² = (s²_t/n_t + r²·s²_c/n_c) / mean_c²`, `r = mean_t/mean_c`.
+///
+/// The mixture is put on the lift in units of its per-unit standard deviation
+/// (`SE·√N`), tuned by N* as [`sequential_test`]; the interval is
+/// `lift ± SE · `[`sequence_multiplier`]. Valid asymptotically (the lift estimate is
+/// asymptotically normal), like the difference version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequentialLift {
+    /// `mean_t / mean_c − 1` (fraction).
+    pub lift: f64,
+    /// Delta-method standard error of `lift`.
+    pub std_error: f64,
+    /// Always-valid two-sided p-value for "lift = 0".
+    pub p_value: f64,
+    /// Always-valid confidence sequence for the lift at this look.
+    pub ci: Interval,
+}
+
+/// See [`SequentialLift`]. Errors: as [`sequential_test`], plus `ZeroControlMean`.
+pub fn sequential_relative_lift(
+    control: &Summary,
+    treatment: &Summary,
+    confidence: f64,
+    tuning_n: f64,
+) -> Result<SequentialLift, Insufficient> {
+    let alpha = alpha_of(confidence)?;
+    let rho_squared = mixture_rho_squared(alpha, tuning_n)?;
+    let (var_c, var_t) = two_arm_variances(control, treatment)?;
+    if control.mean == 0.0 {
+        return Err(InsufficientReason::ZeroControlMean.into());
+    }
+    let ratio = finite(treatment.mean / control.mean)?;
+    let lift = finite(ratio - 1.0)?;
+    let se2 = finite(
+        (var_t / treatment.n as f64 + ratio * ratio * var_c / control.n as f64)
+            / (control.mean * control.mean),
+    )?;
+    if se2 <= 0.0 {
+        return Err(InsufficientReason::ZeroVariance.into());
+    }
+    let std_error = finite(se2.sqrt())?;
+    let a = finite(control.n.saturating_add(treatment.n) as f64 * rho_squared)?;
+    let z = finite(lift / std_error)?;
+    let log_e_value = finite(0.5 * (a / (1.0 + a)) * z * z - 0.5 * a.ln_1p())?;
+    let p_value = if log_e_value <= 0.0 {
+        1.0
+    } else {
+        (-log_e_value).exp()
+    };
+    let half = finite(std_error * sequence_multiplier(alpha, a)?)?;
+    Ok(SequentialLift {
+        lift,
+        std_error,
+        p_value,
+        ci: Interval {
+            lower: finite(lift - half)?,
+            upper: finite(lift + half)?,
             confidence,
         },
     })
@@ -216,5 +309,34 @@ mod tests {
         // no evidence: p = 1
         let s = sequential_test(&c, &c, 0.95, 5000.0).unwrap();
         assert_eq!(s.p_value, 1.0);
+    }
+
+    #[test]
+    fn the_lift_sequence_counts_the_control_means_variance() {
+        let c = sm(400, 10.0, 25.0);
+        let t = sm(400, 12.0, 25.0);
+        let l = sequential_relative_lift(&c, &t, 0.95, 800.0).unwrap();
+        assert!((l.lift - 0.2).abs() < 1e-12);
+        // SE² = (25/400 + 1.44·25/400) / 100
+        let se = ((25.0 / 400.0 + 1.44 * 25.0 / 400.0) / 100.0f64).sqrt();
+        assert!((l.std_error - se).abs() < 1e-12);
+        // dividing the difference's sequence by |control mean| is narrower: it ignores
+        // the control mean's variance
+        let d = sequential_test(&c, &t, 0.95, 800.0).unwrap();
+        assert!(l.ci.upper - l.ci.lower > (d.ci.upper - d.ci.lower) / 10.0);
+        assert_eq!(l.p_value < 0.05, !l.ci.contains(0.0));
+        assert!(sequential_relative_lift(&sm(10, 0.0, 1.0), &t, 0.95, 800.0).is_err());
+    }
+
+    #[test]
+    fn the_multiplier_at_the_tuning_size_depends_on_alpha_alone() {
+        let m = multiplier_at_tuning_n(0.05).unwrap();
+        for n_star in [100.0, 5000.0, 1e6] {
+            let a = n_star * mixture_rho_squared(0.05, n_star).unwrap();
+            assert!((sequence_multiplier(0.05, a).unwrap() - m).abs() < 1e-12);
+        }
+        assert!(m > 1.96 && m < 3.5, "{m}");
+        assert!(sequence_multiplier(0.05, 0.0).is_err());
+        assert!(multiplier_at_tuning_n(1.0).is_err());
     }
 }

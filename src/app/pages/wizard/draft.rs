@@ -339,6 +339,7 @@ impl Draft {
                 operator: opt(&self.operator),
                 threshold,
                 confidence_level: confidence,
+                minimum_detectable_effect: None,
             }),
             secondary_metrics: Some(self.secondary.clone()),
             min_duration,
