@@ -134,7 +134,8 @@ async fn estimate_completion_uses_the_power_calculation_and_the_tenants_recent_t
     planned["minSamplesPerVariant"] = json!(100);
 
     // No traffic yet: the minimum duration alone, and the power calculation's users per arm
-    // (quality's prior, a 5 % change at 95 % with 80 % power: 513).
+    // (quality's prior; "improves by more than 5 %" sized for a true +10 % (the default MDE),
+    // one-sided at 95 % with 80 % power under the always-valid test that decides: 939).
     let r = app
         .post_as(
             "/api/fn/estimate_completion",
@@ -145,11 +146,11 @@ async fn estimate_completion_uses_the_power_calculation_and_the_tenants_recent_t
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["fromTraffic"], false);
     assert_eq!(r.body["days"], 7.0);
-    assert_eq!(r.body["requiredPerVariant"], 513);
-    assert_eq!(r.body["powerPerVariant"], 513);
+    assert_eq!(r.body["requiredPerVariant"], 939);
+    assert_eq!(r.body["powerPerVariant"], 939);
 
     // 70 users of acme reach a live experiment: 10 a day over the last week, 5 a day in
-    // each arm of a 50/50 split → 513 / 5 days.
+    // each arm of a 50/50 split → 939 / 5 days.
     app.live_experiment(&admin, &experiment_body("live"), 1)
         .await;
     for i in 0..70 {
@@ -178,7 +179,7 @@ async fn estimate_completion_uses_the_power_calculation_and_the_tenants_recent_t
     };
     assert_eq!(body["fromTraffic"], true);
     assert!(
-        (body["days"].as_f64().unwrap() - 102.6).abs() < 1e-9,
+        (body["days"].as_f64().unwrap() - 187.8).abs() < 1e-9,
         "{body}"
     );
 

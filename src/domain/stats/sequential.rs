@@ -131,14 +131,7 @@ pub fn sequential_test(
     let n_total = control.n.saturating_add(treatment.n);
     let a = finite(n_total as f64 * rho_squared)?;
     let diff = finite(treatment.mean - control.mean)?;
-    let z = finite(diff / std_error)?;
-    let log_e_value = finite(0.5 * (a / (1.0 + a)) * z * z - 0.5 * a.ln_1p())?;
-    // exp(-x) for x > 0 is in (0, 1); underflows to 0 for x > ~745.
-    let p_value = if log_e_value <= 0.0 {
-        1.0
-    } else {
-        (-log_e_value).exp()
-    };
+    let (log_e_value, p_value) = mixture_evidence(finite(diff / std_error)?, a)?;
     let half = finite(std_error * sequence_multiplier(alpha, a)?)?;
     Ok(SequentialTest {
         diff,
@@ -154,6 +147,19 @@ pub fn sequential_test(
             confidence,
         },
     })
+}
+
+/// ln Λ and the always-valid p-value min(1, 1/Λ) of the normal mixture for a z-statistic
+/// `z` at `a = N·ρ²`.
+fn mixture_evidence(z: f64, a: f64) -> Result<(f64, f64), Insufficient> {
+    let log_e_value = finite(0.5 * (a / (1.0 + a)) * z * z - 0.5 * a.ln_1p())?;
+    // exp(-x) for x > 0 is in (0, 1); underflows to 0 for x > ~745.
+    let p_value = if log_e_value <= 0.0 {
+        1.0
+    } else {
+        (-log_e_value).exp()
+    };
+    Ok((log_e_value, p_value))
 }
 
 /// The half-width multiplier of the normal-mixture confidence sequence at a look with
@@ -229,13 +235,7 @@ pub fn sequential_relative_lift(
     }
     let std_error = finite(se2.sqrt())?;
     let a = finite(control.n.saturating_add(treatment.n) as f64 * rho_squared)?;
-    let z = finite(lift / std_error)?;
-    let log_e_value = finite(0.5 * (a / (1.0 + a)) * z * z - 0.5 * a.ln_1p())?;
-    let p_value = if log_e_value <= 0.0 {
-        1.0
-    } else {
-        (-log_e_value).exp()
-    };
+    let (_, p_value) = mixture_evidence(finite(lift / std_error)?, a)?;
     let half = finite(std_error * sequence_multiplier(alpha, a)?)?;
     Ok(SequentialLift {
         lift,
