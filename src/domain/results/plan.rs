@@ -118,12 +118,11 @@ pub fn plan(spec: &ExperimentSpec) -> Plan {
     let power_per_variant = required_for(sc, assumed.0, assumed.1)
         .ok()
         .map(|p| p.per_variant);
+    // A plan beyond a billion users per arm is no plan; N* stays finite and sane.
     let per_variant = power_per_variant
         .unwrap_or(0)
         .max(u64::from(spec.min_samples_per_variant))
-        .max(2)
-        // a plan beyond a billion users per arm is no plan; N* stays finite and sane
-        .min(1_000_000_000);
+        .clamp(2, 1_000_000_000);
     Plan {
         per_variant,
         power_per_variant,
@@ -174,7 +173,8 @@ mod tests {
         let around_down = (-0.08, -0.02); // straddles −5 %
         let down = (-0.12, -0.07); // 7–12 % lower
         #[rustfmt::skip]
-        let table: &[(Metric, Operator, (f64, f64), Option<bool>)] = &[
+        type Row = (Metric, Operator, (f64, f64), Option<bool>);
+        let table: &[Row] = &[
             // quality: higher is better
             (Quality, Greater, up, Some(true)),
             (Quality, Greater, around_up, None),
