@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         for run in 1..=3 {
             let t = Instant::now();
-            let rows = verdict::store::results::user_rows(&pool, e.id).await?;
+            let rows = verdict::store::results::user_rows(&pool, e.id).await?.users;
             let days = verdict::store::results::day_rows(&pool, e.id).await?;
             let sql = t.elapsed();
             let t2 = Instant::now();
@@ -91,6 +91,8 @@ async fn main() -> anyhow::Result<()> {
                     users: &rows,
                     days: &days,
                     assigned: None,
+                    users_in_both_arms: 0,
+                    latency: None,
                 },
                 None,
                 chrono::Utc::now(),

@@ -284,6 +284,7 @@ mod tests {
                 mean: 0.6,
                 lower: Some(0.55),
                 upper: Some(0.65),
+                design_effect: None,
             },
             DayPoint {
                 day: "2026-11-21".parse().unwrap(),
@@ -292,6 +293,7 @@ mod tests {
                 mean: 0.62,
                 lower: Some(0.57),
                 upper: Some(0.67),
+                design_effect: None,
             },
             DayPoint {
                 day: "2026-11-20".parse().unwrap(),
@@ -300,6 +302,7 @@ mod tests {
                 mean: 0.7,
                 lower: Some(0.65),
                 upper: Some(0.75),
+                design_effect: None,
             },
         ];
         let svg = quality_over_time(&days);

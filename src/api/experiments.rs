@@ -139,7 +139,13 @@ pub struct PageResults {
     pub reasons: Vec<String>,
     /// Whether the always-valid (sequential) test decides.
     pub sequential: bool,
+    /// Which test decided, and why it may be trusted under peeking.
+    pub decided_by: String,
     pub winner: Option<String>,
+    /// Request-level p95 latency of (control, treatment), ms.
+    pub request_p95: [Option<f64>; 2],
+    /// treatment − control request p95 (ms) with its interval: (difference, lower, upper).
+    pub request_p95_difference: Option<(f64, f64, f64)>,
 }
 
 /// One line of the audit log as the page lists it.
@@ -198,7 +204,21 @@ pub async fn experiment_page(id: Uuid) -> Result<ExperimentPageData, ApiError> {
             comparison: results.comparison,
             reasons: results.detail.reasons,
             sequential: results.detail.sequential,
+            decided_by: results.detail.decided_by,
             winner: results.detail.winner,
+            request_p95: {
+                let p95 = |q: Option<&crate::domain::results::RequestQuantiles>| {
+                    q.and_then(|q| q.p95).map(|e| e.value)
+                };
+                let r = results.detail.request_latency.as_ref();
+                [p95(r.map(|r| &r.control)), p95(r.map(|r| &r.treatment))]
+            },
+            request_p95_difference: results
+                .detail
+                .request_latency
+                .as_ref()
+                .and_then(|r| r.p95_difference)
+                .map(|d| (d.diff, d.ci.lower, d.ci.upper)),
         },
         audit: audit
             .into_iter()

@@ -23,9 +23,12 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
 /// Computes the results of an experiment now and stores them as its snapshot.
 pub async fn recompute(pool: &PgPool, e: &Experiment) -> Result<ResultsReport, ServiceError> {
     RECOMPUTES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let users = store::results::user_rows(pool, e.id)
+    let rows = store::results::user_rows(pool, e.id)
         .await
         .context("Failed to read per-user metrics")?;
+    let latency = store::sketches::latency_sketches(pool, e.id)
+        .await
+        .context("Failed to read the request latency sketches")?;
     let days = store::results::day_rows(pool, e.id)
         .await
         .context("Failed to read daily metrics")?;
@@ -45,9 +48,11 @@ pub async fn recompute(pool: &PgPool, e: &Experiment) -> Result<ResultsReport, S
     // CPU-bound for large experiments: keep it off the async workers.
     let report = tokio::task::spawn_blocking(move || {
         let data = Observed {
-            users: &users,
+            users: &rows.users,
             days: &days,
             assigned: Some(assigned),
+            users_in_both_arms: rows.in_both_arms,
+            latency: Some(&latency),
         };
         compute(&e_for_compute, &data, previous.as_ref(), now)
     })

@@ -123,7 +123,7 @@ pub struct EventRow<'a> {
 }
 
 /// Bits of a `fold_key` that number the events of one stream.
-const SEQ_BITS: u32 = 40;
+pub(crate) const SEQ_BITS: u32 = 40;
 
 /// A writer's stream of events: every event it writes gets the next `fold_key`, `stream <<
 /// 40 | seq`. A writer writes one transaction at a time on one connection, so within a stream
@@ -701,17 +701,20 @@ const OUT_OF_BOUNDS: &str = "coalesce(e.quality not between 0 and 1, false)
         '$.* ? (@.type() != \"number\" || @ > 1000000000 || @ < -1000000000)'))";
 
 /// The upsert that adds the per-user sums of the events `ev` (all columns of `events`) to
-/// `user_metrics`: one row per user, however many events and batches named them.
+/// `user_metrics`: one row per user, however many events and batches named them. A user
+/// whose events name both arms is marked `mixed` (the results leave such users out).
 fn add_to_user_metrics(ev: &str) -> String {
     format!(
-        "insert into user_metrics as m (experiment_id, tenant_id, user_id, variant,
+        "insert into user_metrics as m (experiment_id, tenant_id, user_id, variant, mixed,
              {USER_ROLLUP_COLUMNS})
          select e.experiment_id, e.tenant_id, e.user_id, min(e.variant),
+                min(e.variant) <> max(e.variant),
                 {USER_AGGREGATES}
          from {ev} e
          group by e.experiment_id, e.tenant_id, e.user_id
          order by e.experiment_id, e.tenant_id, e.user_id
          on conflict (experiment_id, tenant_id, user_id) do update set
+             mixed = m.mixed or excluded.mixed or m.variant <> excluded.variant,
              events = m.events + excluded.events,
              errors = m.errors + excluded.errors,
              quality_n = m.quality_n + excluded.quality_n,
@@ -732,6 +735,16 @@ fn add_to_user_metrics(ev: &str) -> String {
              pre_n = m.pre_n + excluded.pre_n,
              pre_sum = m.pre_sum + excluded.pre_sum"
     )
+}
+
+/// The events of one experiment and arm that a fold just took in: how many, and their
+/// latencies (for the arm's request-level sketch; see `store::sketches`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FoldedLatencies {
+    pub experiment_id: Uuid,
+    pub variant: String,
+    pub events: i64,
+    pub latencies: Option<Vec<f64>>,
 }
 
 /// What one fold did.
@@ -775,9 +788,10 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
                  from (select stream, max(fold_key) as through from ev group by stream) p
                  where t.stream = p.stream
              )
-             select count(*) from ev",
+             {}",
             unfolded_events("", "limit $1"),
-            add_to_user_metrics("ev")
+            add_to_user_metrics("ev"),
+            super::sketches::LATENCIES_OF_EV
         )
     });
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
@@ -789,15 +803,21 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
         return Ok(None);
     }
     sqlx::query("savepoint whole").execute(&mut *tx).await?;
-    let folded = match sqlx::query_scalar::<_, i64>(FOLD.as_str())
+    let folded = match sqlx::query_as::<_, FoldedLatencies>(FOLD.as_str())
         .bind(limit)
-        .fetch_one(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
     {
-        Ok(n) => Folded {
-            events: u64::try_from(n).unwrap_or(0),
-            quarantined: 0,
-        },
+        Ok(groups) => {
+            super::sketches::add_latencies(&mut tx, &groups).await?;
+            Folded {
+                events: groups
+                    .iter()
+                    .map(|g| u64::try_from(g.events).unwrap_or(0))
+                    .sum(),
+                quarantined: 0,
+            }
+        }
         Err(err) if is_data_error(&err) => {
             sqlx::query("rollback to savepoint whole")
                 .execute(&mut *tx)
@@ -843,9 +863,11 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
                  select e.* from fold_window w
                  join events e on e.experiment_id = w.experiment_id and e.id = w.id
                  where w.ord between $1 and $2 and w.in_bounds
-             )
+             ),
+             folded as ({})
              {}",
-            add_to_user_metrics("ev")
+            add_to_user_metrics("ev"),
+            super::sketches::LATENCIES_OF_EV
         )
     });
     sqlx::query(WINDOW.as_str())
@@ -869,16 +891,17 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
             continue;
         }
         sqlx::query("savepoint part").execute(&mut *conn).await?;
-        match sqlx::query(RANGE.as_str())
+        match sqlx::query_as::<_, FoldedLatencies>(RANGE.as_str())
             .bind(a)
             .bind(b)
-            .execute(&mut *conn)
+            .fetch_all(&mut *conn)
             .await
         {
-            Ok(_) => {
+            Ok(groups) => {
                 sqlx::query("release savepoint part")
                     .execute(&mut *conn)
                     .await?;
+                super::sketches::add_latencies(&mut *conn, &groups).await?;
             }
             Err(err) if is_data_error(&err) => {
                 sqlx::query("rollback to savepoint part")
@@ -975,9 +998,23 @@ pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
         .bind(FOLD_LOCK)
         .execute(&mut *tx)
         .await?;
+    static LATENCIES: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with ev as materialized (
+                 select e.* from fold_quarantine q
+                 join events e on e.experiment_id = q.experiment_id and e.id = q.event_id
+             )
+             {}",
+            super::sketches::LATENCIES_OF_EV
+        )
+    });
+    let groups: Vec<FoldedLatencies> = sqlx::query_as(LATENCIES.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
     let released: i64 = sqlx::query_scalar(RELEASE.as_str())
         .fetch_one(&mut *tx)
         .await?;
+    super::sketches::add_latencies(&mut tx, &groups).await?;
     tx.commit().await?;
     Ok(u64::try_from(released).unwrap_or(0))
 }

@@ -6,6 +6,7 @@ pub mod events;
 pub mod experiments;
 pub mod results;
 pub mod runtime;
+pub mod sketches;
 pub mod tokens;
 
 /// A source of UUIDv7 ids for the rows of one batch: the time of the batch, then random bits

@@ -19,6 +19,7 @@ fn variant(name: &str) -> Variant {
 #[derive(sqlx::FromRow)]
 struct UserMetricsRow {
     variant: String,
+    mixed: bool,
     events: i64,
     errors: i64,
     quality_n: i64,
@@ -42,11 +43,21 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// The users of an experiment as the results count them.
+#[derive(Debug, Clone, Default)]
+pub struct UserRows {
+    /// One row per user with events in one arm.
+    pub users: Vec<UserRow>,
+    /// Users whose events name both arms: left out of `users`.
+    pub in_both_arms: u64,
+}
+
 /// One row per user of the experiment: the rollups of `user_metrics`, with the events the
 /// background fold has not summed there yet added in (one consistent snapshot: an event is
 /// counted either folded or not yet, never both). Users without such events, nearly all of
-/// them, are read as stored; only those with some are summed.
-pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<UserRow>> {
+/// them, are read as stored; only those with some are summed. Users seen in both arms are
+/// counted and left out.
+pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserRows> {
     use crate::store::events::{USER_AGGREGATES, USER_ROLLUP_COLUMNS, unfolded_events};
     /// The rollup columns the results use (not the first and last times: a million users'
     /// timestamps are a tenth of the read).
@@ -64,15 +75,18 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<U
             .collect();
         format!(
             "with pending as materialized (
-                 select e.tenant_id, e.user_id, min(e.variant) as variant, {USER_AGGREGATES}
+                 select e.tenant_id, e.user_id, min(e.variant) as variant,
+                        min(e.variant) <> max(e.variant) as mixed, {USER_AGGREGATES}
                  from {}
                  group by e.tenant_id, e.user_id
              )
-             select variant, {} from user_metrics m
+             select variant, mixed, {} from user_metrics m
              where experiment_id = $1 and not exists (
                  select from pending p where p.tenant_id = m.tenant_id and p.user_id = m.user_id)
              union all
-             select p.variant, {}
+             select p.variant,
+                    p.mixed or coalesce(m.mixed, false) or coalesce(m.variant <> p.variant, false),
+                    {}
              from pending p
              left join user_metrics m
                  on m.experiment_id = $1 and m.tenant_id = p.tenant_id and m.user_id = p.user_id",
@@ -89,7 +103,7 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<U
     });
     static FOLDED_ONLY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "select variant, {} from user_metrics where experiment_id = $1",
+            "select variant, mixed, {} from user_metrics where experiment_id = $1",
             read_columns().join(", ")
         )
     });
@@ -115,8 +129,10 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<U
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(rows
+    let in_both_arms = rows.iter().filter(|r| r.mixed).count() as u64;
+    let users = rows
         .into_iter()
+        .filter(|r| !r.mixed)
         .map(|r| UserRow {
             variant: variant(&r.variant),
             events: count(r.events),
@@ -135,7 +151,11 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<U
             },
             covariate: (r.pre_n > 0).then(|| r.pre_sum / r.pre_n as f64),
         })
-        .collect())
+        .collect();
+    Ok(UserRows {
+        users,
+        in_both_arms,
+    })
 }
 
 /// Users assigned to (control, treatment) of the experiment: the sample-ratio check's

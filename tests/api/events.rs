@@ -693,7 +693,8 @@ async fn an_assignment_being_created_elsewhere_is_the_one_an_event_gets(pool: Pg
     // The rollups (folded or not) count the user once, in that variant.
     let rows = verdict::store::results::user_rows(&app.pool, id.parse().unwrap())
         .await
-        .unwrap();
+        .unwrap()
+        .users;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].variant.as_str(), other);
     assert_eq!(rows[0].events, 1);

@@ -162,9 +162,19 @@ async fn completing_an_experiment_stores_its_final_results(pool: PgPool) {
         .get_as(&format!("{EXPERIMENTS}/{id}/results"), &root)
         .await;
     assert_eq!(r.body["status"], "completed");
+    // The always-valid test that decided while it ran decides once it has ended too, so
+    // stopping by hand after peeking does not switch to a test whose p-value was on screen.
     assert_eq!(
-        r.body["detail"]["sequential"], false,
-        "an ended experiment is judged at its horizon"
+        r.body["detail"]["sequential"], true,
+        "an ended experiment keeps the test that decided while it ran"
+    );
+    assert!(
+        r.body["detail"]["decidedBy"]
+            .as_str()
+            .unwrap()
+            .contains("always-valid"),
+        "{}",
+        r.body["detail"]
     );
 }
 
@@ -230,7 +240,8 @@ async fn unfolded(app: &TestApp, id: &str) -> i64 {
 async fn user_rows(app: &TestApp, id: &str) -> Vec<String> {
     let rows = verdict::store::results::user_rows(&app.pool, id.parse().unwrap())
         .await
-        .unwrap();
+        .unwrap()
+        .users;
     let mut rows: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
     rows.sort();
     rows
@@ -322,4 +333,260 @@ async fn results_count_events_not_yet_folded_and_the_fold_changes_nothing(pool: 
     let events = r.body["control"]["events"].as_u64().unwrap()
         + r.body["treatment"]["events"].as_u64().unwrap();
     assert_eq!((samples, events), (30, 90));
+}
+
+/// Results recomputed now (any stored snapshot dropped first).
+async fn fresh_results(app: &TestApp, token: &str, id: &str) -> Value {
+    sqlx::query("delete from result_snapshots where experiment_id = $1::uuid")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let r = app
+        .get_as(&format!("{EXPERIMENTS}/{id}/results"), token)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+/// The exact lower order statistic x₍⌊p(n−1)⌋₎ of `values`.
+fn lower_quantile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[(p * (values.len() - 1) as f64).floor() as usize]
+}
+
+/// Request-level latency: every request counts (not the users' means), read from the sketches
+/// the fold keeps plus the requests not folded yet, the same before and after the fold, and
+/// rebuilt from the events when a sketch is missing (experiments from before the sketches)
+/// or unreadable.
+#[sqlx::test]
+async fn request_latency_percentiles_count_every_request_folded_or_not(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let id = app
+        .live_experiment(&root, &experiment_body("requests"), 1)
+        .await;
+    // 40 users, each with 10 requests: one slow request in ten. A user's mean hides the slow
+    // request; the request p95 does not.
+    let batch = |round: usize| -> Vec<Value> {
+        (0..40)
+            .map(|u| {
+                let slow = round == 9;
+                let latency = if slow {
+                    5000.0 + u as f64
+                } else {
+                    200.0 + (u * 7 + round) as f64
+                };
+                event(&id, &format!("u{u}"), 0.7, latency, "neutral")
+            })
+            .collect()
+    };
+    let mut holder = app.pool.acquire().await.unwrap();
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(verdict::store::events::FOLD_LOCK)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let mut variants = HashMap::new();
+    for round in 0..10 {
+        variants = send(&app, &root, batch(round)).await;
+    }
+    let mut exact: HashMap<&str, Vec<f64>> = HashMap::new();
+    for round in 0..10 {
+        for e in batch(round) {
+            let arm = variants[e["userId"].as_str().unwrap()].as_str();
+            let arm = if arm == "control" {
+                "control"
+            } else {
+                "treatment"
+            };
+            exact
+                .entry(arm)
+                .or_default()
+                .push(e["metrics"]["latency"].as_f64().unwrap());
+        }
+    }
+    let check = |body: &Value| {
+        let r = &body["detail"]["requestLatency"];
+        for arm in ["control", "treatment"] {
+            let mut values = exact[arm].clone();
+            assert_eq!(r[arm]["requests"], values.len(), "{r}");
+            for (key, p) in [("p50", 0.5), ("p95", 0.95)] {
+                let want = lower_quantile(&mut values, p);
+                let got = r[arm][key]["value"].as_f64().unwrap();
+                assert!(
+                    (got - want).abs() <= 0.01 * want,
+                    "{arm} {key}: {got} vs {want}"
+                );
+            }
+            // The user-level p95 (of per-user means) is far below the request p95.
+            let user_p95 = body[arm]["metrics"]["latency"]["p95"].as_f64().unwrap();
+            assert!(user_p95 < 1500.0, "{user_p95}");
+            assert!(r[arm]["p95"]["value"].as_f64().unwrap() > 4000.0);
+        }
+        assert!(r["p95Difference"]["ci"]["lower"].is_number(), "{r}");
+        assert_eq!(r["relativeAccuracy"], 0.01);
+        r.clone()
+    };
+    let before = check(&fresh_results(&app, &root, &id).await);
+    sqlx::query("select pg_advisory_unlock($1)")
+        .bind(verdict::store::events::FOLD_LOCK)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    app.fold_everything().await;
+    let stored: i64 = sqlx::query_scalar(
+        "select coalesce(sum(requests), 0)::int8 from latency_sketches where experiment_id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 400, "the fold keeps every request in the sketches");
+    assert_eq!(check(&fresh_results(&app, &root, &id).await), before);
+
+    // As the migration leaves an experiment with older events: rebuilt from the events.
+    sqlx::query(
+        "update latency_sketches set sketch = null, requests = 0 where experiment_id = $1::uuid",
+    )
+    .bind(&id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(check(&fresh_results(&app, &root, &id).await), before);
+    // A sketch that cannot be read back (hand-edited, another version): rebuilt too.
+    sqlx::query(
+        "update latency_sketches set sketch = '{\"sketch\": {\"bins\": 3}}'
+         where experiment_id = $1::uuid and variant = 'control'",
+    )
+    .bind(&id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(check(&fresh_results(&app, &root, &id).await), before);
+    // While a sketch waits for its rebuild, the fold leaves it to the rebuild (no double count).
+    sqlx::query("update latency_sketches set sketch = null where experiment_id = $1::uuid")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    send(&app, &root, batch(0)).await;
+    app.fold_everything().await;
+    let r = fresh_results(&app, &root, &id).await;
+    let requests = r["detail"]["requestLatency"]["control"]["requests"]
+        .as_u64()
+        .unwrap()
+        + r["detail"]["requestLatency"]["treatment"]["requests"]
+            .as_u64()
+            .unwrap();
+    assert_eq!(requests, 440);
+}
+
+/// A user whose events name both arms (only events stored by hand or by older versions can)
+/// is left out of every figure and counted.
+#[sqlx::test]
+async fn a_user_seen_in_both_arms_is_left_out_and_counted(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let id = app
+        .live_experiment(&root, &experiment_body("both arms"), 1)
+        .await;
+    let events = (0..20)
+        .map(|i| event(&id, &format!("u{i}"), 0.7, 900.0, "positive"))
+        .collect();
+    let variants = send(&app, &root, events).await;
+    app.fold_everything().await;
+    // An event of u0 stored by hand under the other arm, folded later.
+    let other = if variants["u0"] == "control" {
+        "treatment"
+    } else {
+        "control"
+    };
+    sqlx::query(
+        "insert into events (id, experiment_id, tenant_id, user_id, assignment_id, variant,
+             event_type, quality, latency_ms, custom_metrics, ts)
+         select gen_random_uuid(), experiment_id, tenant_id, user_id, assignment_id, $2,
+                event_type, quality, latency_ms, custom_metrics, ts
+         from events where experiment_id = $1::uuid and user_id = 'u0' limit 1",
+    )
+    .bind(&id)
+    .bind(other)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "update user_metrics set mixed = true where experiment_id = $1::uuid and user_id = 'u0'",
+    )
+    .bind(&id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let body = fresh_results(&app, &root, &id).await;
+    let samples = body["control"]["samples"].as_u64().unwrap()
+        + body["treatment"]["samples"].as_u64().unwrap();
+    assert_eq!(samples, 19);
+    assert_eq!(body["detail"]["usersInBothArms"], 1);
+    assert!(
+        body["detail"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("both arms")),
+        "{}",
+        body["detail"]["reasons"]
+    );
+}
+
+/// The fold marks a user whose folded events name both arms, whichever batch brings the
+/// other arm.
+#[sqlx::test]
+async fn the_fold_marks_a_user_whose_events_name_both_arms(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let id = app
+        .live_experiment(&root, &experiment_body("fold marks"), 1)
+        .await;
+    let variants = send(
+        &app,
+        &root,
+        vec![
+            event(&id, "a", 0.7, 900.0, "positive"),
+            event(&id, "b", 0.7, 900.0, "positive"),
+        ],
+    )
+    .await;
+    app.fold_everything().await;
+    let flip = |v: &str| {
+        if v == "control" {
+            "treatment"
+        } else {
+            "control"
+        }
+    };
+    // A later event of `a` under the other arm, with a fold key after the stream's progress
+    // (as the writers number them), so the next fold takes it.
+    sqlx::query(
+        "insert into events (id, experiment_id, tenant_id, user_id, assignment_id, variant,
+             event_type, quality, latency_ms, custom_metrics, ts, fold_key)
+         select gen_random_uuid(), e.experiment_id, e.tenant_id, e.user_id, e.assignment_id, $2,
+                e.event_type, e.quality, e.latency_ms, e.custom_metrics, e.ts, e.fold_key + 1000
+         from events e where e.experiment_id = $1::uuid and e.user_id = 'a'
+         order by e.fold_key desc limit 1",
+    )
+    .bind(&id)
+    .bind(flip(&variants["a"]))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    app.fold_everything().await;
+    let marked: Vec<(String, bool)> = sqlx::query_as(
+        "select user_id, mixed from user_metrics where experiment_id = $1::uuid order by 1",
+    )
+    .bind(&id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(marked, vec![("a".into(), true), ("b".into(), false)]);
+    let body = fresh_results(&app, &root, &id).await;
+    assert_eq!(body["detail"]["usersInBothArms"], 1);
 }

@@ -5,6 +5,7 @@ mod assignment_ramp;
 mod assignment_split_quality;
 mod assignment_vectors;
 mod common;
+mod decision_simulation;
 mod stats_fixtures;
 mod stats_robustness;
 mod stats_sequential_simulation;

@@ -10,10 +10,14 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use verdict::domain::experiment::{Metric, Operator, SuccessCriteria};
+use verdict::domain::results::judge;
 use verdict::domain::stats::{
-    Comparison, CovSummary, Describe, Direction, InsufficientReason, Proportion, Summary,
-    cuped_adjust, holm_adjust, percentile, proportion_relative_lift, proportion_z_test,
-    relative_lift, sample_size_per_variant, sequential_test, srm_check, welch_test,
+    Comparison, CovSummary, Describe, Direction, Horizon, InsufficientReason, Proportion,
+    QuantileSketch, Summary, criterion_sample_size, cuped_adjust, holm_adjust,
+    multiplier_at_tuning_n, percentile, proportion_relative_lift, proportion_z_test,
+    quantile_difference, quantile_estimate, quantile_ranks, relative_lift, sample_size_per_variant,
+    sequential_relative_lift, sequential_test, srm_check, welch_test,
 };
 
 const REL: f64 = 1e-9;
@@ -29,6 +33,38 @@ struct Fixtures {
     srm_cases: Vec<SrmCase>,
     holm_cases: Vec<HolmCase>,
     power_cases: Vec<PowerCase>,
+    criterion_plan_cases: Vec<CriterionPlanCase>,
+    quantile_cases: Vec<QuantileCase>,
+}
+
+#[derive(Deserialize)]
+struct QuantileRef {
+    p: f64,
+    n: u64,
+    value: f64,
+    lower_rank: Option<u64>,
+    upper_rank: Option<u64>,
+    ci_lower: Option<f64>,
+    ci_upper: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct QuantileDiffRef {
+    diff: f64,
+    std_error: f64,
+    ci_lower: f64,
+    ci_upper: f64,
+}
+
+#[derive(Deserialize)]
+struct QuantileCase {
+    name: String,
+    confidence: f64,
+    control: Vec<f64>,
+    treatment: Vec<f64>,
+    control_quantiles: BTreeMap<String, QuantileRef>,
+    treatment_quantiles: BTreeMap<String, QuantileRef>,
+    p95_difference: Option<QuantileDiffRef>,
 }
 
 #[derive(Deserialize)]
@@ -45,7 +81,55 @@ struct Dataset {
     srm: SrmCase,
     proportion: Option<PropCase>,
     sequential: SeqRef,
+    sequential_relative: Option<SeqLiftRef>,
+    criteria: Option<CriteriaRef>,
     cuped: Option<CupedRef>,
+}
+
+#[derive(Deserialize)]
+struct SeqLiftRef {
+    tuning_n: f64,
+    confidence: f64,
+    lift: f64,
+    std_error: f64,
+    p_value: f64,
+    ci_lower: f64,
+    ci_upper: f64,
+}
+
+#[derive(Deserialize)]
+struct CriteriaRef {
+    interval: SeqLiftRef,
+    improvement_lower: f64,
+    improvement_upper: f64,
+    cases: Vec<CriterionCase>,
+}
+
+#[derive(Deserialize)]
+struct CriterionCase {
+    operator: Operator,
+    threshold: f64,
+    null: f64,
+    met: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct PlanRef {
+    n_exact: f64,
+    multiplier: f64,
+    per_variant: u64,
+}
+
+#[derive(Deserialize)]
+struct CriterionPlanCase {
+    cv: f64,
+    null: f64,
+    mde: f64,
+    direction: Direction,
+    confidence: f64,
+    power: f64,
+    fixed: PlanRef,
+    sequential: PlanRef,
 }
 
 #[derive(Deserialize)]
@@ -535,4 +619,196 @@ fn power_matches_statsmodels_normal_ind_power() {
         assert_eq!(r.per_variant, p.n_per_variant, "{ctx}");
     }
     report("power");
+}
+
+fn check_seq_lift(ctx: &str, c: &Summary, t: &Summary, s: &SeqLiftRef) {
+    let r = sequential_relative_lift(c, t, s.confidence, s.tuning_n).unwrap();
+    rel(&format!("{ctx} lift"), r.lift, s.lift);
+    rel(&format!("{ctx} lift se"), r.std_error, s.std_error);
+    abs(&format!("{ctx} lift p"), r.p_value, s.p_value);
+    abs(&format!("{ctx} lift lower"), r.ci.lower, s.ci_lower);
+    abs(&format!("{ctx} lift upper"), r.ci.upper, s.ci_upper);
+}
+
+#[test]
+fn sequential_relative_lift_matches_reference_formula_and_gbstats() {
+    let f = load();
+    let mut seen = 0;
+    for d in &f.datasets {
+        let Some(s) = &d.sequential_relative else {
+            continue;
+        };
+        seen += 1;
+        let c = Summary::from_slice(&d.control);
+        let t = Summary::from_slice(&d.treatment);
+        check_seq_lift(&d.name, &c, &t, s);
+    }
+    assert!(seen >= 8, "{seen}");
+    report("sequential relative lift");
+}
+
+/// The success criterion as tested (docs/STATISTICS.md): the relative-lift sequence at
+/// two-sided 2c − 1, mapped to improvement in the metric's direction, against the null
+/// of each operator — for both directions, all four operators and several thresholds.
+#[test]
+fn the_criterion_matches_the_reference_judgement() {
+    let f = load();
+    let mut outcomes = [0usize; 3];
+    for d in &f.datasets {
+        let Some(cr) = &d.criteria else { continue };
+        let c = Summary::from_slice(&d.control);
+        let t = Summary::from_slice(&d.treatment);
+        check_seq_lift(&format!("{} criterion", d.name), &c, &t, &cr.interval);
+        let seq =
+            sequential_relative_lift(&c, &t, cr.interval.confidence, cr.interval.tuning_n).unwrap();
+        let metric = match d.direction {
+            Direction::HigherIsBetter => Metric::Quality,
+            Direction::LowerIsBetter => Metric::Latency,
+        };
+        for case in &cr.cases {
+            let sc = SuccessCriteria {
+                metric,
+                operator: case.operator,
+                threshold: case.threshold,
+                confidence_level: d.confidence,
+                minimum_detectable_effect: None,
+            };
+            let ctx = format!("{} {:?} {}", d.name, case.operator, case.threshold);
+            abs(
+                &format!("{ctx} null"),
+                verdict::domain::results::criterion_null(&sc),
+                case.null,
+            );
+            let (met, lo, hi) = judge(&sc, seq.ci.lower, seq.ci.upper);
+            abs(&format!("{ctx} lower"), lo, cr.improvement_lower);
+            abs(&format!("{ctx} upper"), hi, cr.improvement_upper);
+            assert_eq!(met, case.met, "{ctx}: [{lo}, {hi}]");
+            outcomes[match met {
+                Some(true) => 0,
+                Some(false) => 1,
+                None => 2,
+            }] += 1;
+        }
+    }
+    assert!(
+        outcomes.iter().all(|&n| n > 0),
+        "the fixtures reach met, not met and undecided: {outcomes:?}"
+    );
+    report("criterion");
+}
+
+#[test]
+fn criterion_sample_size_matches_statsmodels_one_sided_power() {
+    let f = load();
+    assert!(f.criterion_plan_cases.len() >= 5);
+    for p in &f.criterion_plan_cases {
+        let ctx = format!("criterion size {:?}", (p.cv, p.null, p.mde, p.direction));
+        for (horizon, want) in [
+            (Horizon::Fixed, &p.fixed),
+            (Horizon::Sequential, &p.sequential),
+        ] {
+            let r = criterion_sample_size(
+                p.cv,
+                p.null,
+                p.mde,
+                p.direction,
+                p.confidence,
+                p.power,
+                horizon,
+            )
+            .unwrap();
+            rel(&format!("{ctx} {horizon:?} n"), r.n_exact, want.n_exact);
+            rel(
+                &format!("{ctx} {horizon:?} multiplier"),
+                r.multiplier,
+                want.multiplier,
+            );
+            assert_eq!(r.per_variant, want.per_variant, "{ctx} {horizon:?}");
+        }
+        rel(
+            &format!("{ctx} sequence multiplier"),
+            multiplier_at_tuning_n(2.0 * (1.0 - p.confidence)).unwrap(),
+            p.sequential.multiplier,
+        );
+    }
+    report("criterion size");
+}
+
+/// Within the sketch's relative accuracy (1 %) of the exact value.
+#[track_caller]
+fn within_sketch(what: &str, got: f64, want: f64) {
+    let err = (got - want).abs() / want.abs().max(1e-300);
+    track("sketch relative", err);
+    assert!(
+        (got - want).abs() <= 0.01 * want.abs() + 1e-9,
+        "{what}: got {got}, want {want} (rel err {err:.3e})"
+    );
+}
+
+/// Request-level quantiles from the sketch: the ranks of the order-statistic interval are
+/// scipy's `quantile_test` ranks exactly; the values are the exact order statistics within
+/// the sketch's 1 %; the p95 difference interval follows (each end within the arms' 1 %).
+#[test]
+fn request_quantiles_match_scipy_quantile_test() {
+    let f = load();
+    assert!(f.quantile_cases.len() >= 4);
+    let mut differences = 0;
+    for q in &f.quantile_cases {
+        let sketch = |v: &[f64]| {
+            let mut s = QuantileSketch::new();
+            for &x in v {
+                s.add(x);
+            }
+            s
+        };
+        let (c, t) = (sketch(&q.control), sketch(&q.treatment));
+        for (arm, s, refs) in [
+            ("control", &c, &q.control_quantiles),
+            ("treatment", &t, &q.treatment_quantiles),
+        ] {
+            for want in refs.values() {
+                let ctx = format!("{} {arm} p{}", q.name, want.p);
+                assert_eq!(s.count(), want.n, "{ctx}");
+                assert_eq!(
+                    quantile_ranks(want.n, want.p, q.confidence).unwrap(),
+                    (want.lower_rank, want.upper_rank),
+                    "{ctx}: ranks"
+                );
+                let got = quantile_estimate(s, want.p, q.confidence).unwrap();
+                within_sketch(&format!("{ctx} value"), got.value, want.value);
+                match (got.ci, want.ci_lower, want.ci_upper) {
+                    (Some(ci), Some(lo), Some(hi)) => {
+                        within_sketch(&format!("{ctx} lower"), ci.lower, lo);
+                        within_sketch(&format!("{ctx} upper"), ci.upper, hi);
+                    }
+                    (None, lo, hi) => assert!(lo.is_none() || hi.is_none(), "{ctx}"),
+                    (Some(ci), lo, hi) => panic!("{ctx}: {ci:?} where scipy has {lo:?}..{hi:?}"),
+                }
+            }
+        }
+        let got = quantile_difference(&c, &t, 0.95, q.confidence);
+        match &q.p95_difference {
+            Some(want) => {
+                differences += 1;
+                let got = got.unwrap();
+                // Each arm's figures are within 1 %: so is the difference, of the larger p95.
+                let tol = 0.03 * got.control.value.max(got.treatment.value);
+                for (what, g, w) in [
+                    ("diff", got.diff, want.diff),
+                    ("se", got.std_error, want.std_error),
+                    ("lower", got.ci.lower, want.ci_lower),
+                    ("upper", got.ci.upper, want.ci_upper),
+                ] {
+                    assert!(
+                        (g - w).abs() <= tol,
+                        "{} p95 difference {what}: got {g}, want {w} (tolerance {tol})",
+                        q.name
+                    );
+                }
+            }
+            None => assert!(got.is_err(), "{}", q.name),
+        }
+    }
+    assert!(differences >= 3);
+    report("quantiles");
 }

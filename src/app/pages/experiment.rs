@@ -112,6 +112,7 @@ fn VariantColumn(report: PageResults, variant: Variant, name: String) -> impl In
     let sat = (feedback.positive + feedback.negative + feedback.neutral > 0).then(|| {
         feedback.positive as f64 / (feedback.positive + feedback.negative + feedback.neutral) as f64
     });
+    let request_p95 = report.request_p95[usize::from(variant == Variant::Treatment)];
     let testid = format!("column-{}", variant.as_str());
     view! {
         <section class=format!("variant-column {}", variant.as_str()) data-testid=testid>
@@ -126,8 +127,14 @@ fn VariantColumn(report: PageResults, variant: Variant, name: String) -> impl In
                 <dd data-testid="samples">{arm.samples}</dd>
                 <dt>"Quality (avg)"</dt>
                 <dd>{pct(arm.metrics.quality.mean)}</dd>
-                <dt>"Latency (P95)"</dt>
+                <dt title="The 95th percentile of the users' mean latencies (the analysis unit is the user)">
+                    "Latency (P95 of users' means)"
+                </dt>
                 <dd>{ms(arm.metrics.latency.p95)}</dd>
+                <dt title="The 95th percentile of every request's latency (what an SLO states), within 1 %">
+                    "Request latency (P95)"
+                </dt>
+                <dd data-testid="request-p95">{ms(request_p95)}</dd>
                 <dt>"Satisfaction"</dt>
                 <dd>{pct(sat)}</dd>
             </dl>
@@ -171,9 +178,16 @@ fn Comparison(report: PageResults) -> impl IntoView {
                     {significance.map(|s| format!("{:.1}%", s * 100.0)).unwrap_or_else(|| "not enough data".into())}
                     {significant.then_some(" ✓ Significant")}
                 </span>
-                <span class="muted small">
-                    {if report.sequential { "always-valid (sequential) test" } else { "fixed-horizon Welch test" }}
+                <span class="muted small" title=report.decided_by.clone() data-testid="decided-by">
+                    "Decided by the always-valid (sequential) test: valid at every look"
                 </span>
+                {report.request_p95_difference.map(|(d, lo, hi)| view! {
+                    <span class="muted small" data-testid="request-p95-difference">
+                        {format!(
+                            "Request p95 latency, treatment − control: {d:+.0} ms ({lo:+.0} to {hi:+.0} ms; requests, descriptive)"
+                        )}
+                    </span>
+                })}
             </div>
         </section>
     }

@@ -7,9 +7,9 @@ use crate::domain::ExperimentStatus;
 use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Direction, Experiment, Metric, Operator};
 use crate::domain::stats::{
-    CovSummary, Describe, Insufficient, Interval, Proportion, Summary, cuped_adjust, holm_adjust,
-    proportion_z_test, relative_lift, sequential_relative_lift, sequential_test, srm_check,
-    welch_test,
+    CovSummary, Describe, Insufficient, Interval, Proportion, QuantileSketch, Summary,
+    cuped_adjust, holm_adjust, proportion_z_test, quantile_difference, quantile_estimate,
+    relative_lift, sequential_relative_lift, sequential_test, srm_check, welch_test,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -111,6 +111,10 @@ pub struct Observed<'a> {
     /// denominator of the sample-ratio check. `None` when not known (then users with
     /// events are counted).
     pub assigned: Option<[u64; 2]>,
+    /// Users whose events name both arms, left out of `users` (reported only).
+    pub users_in_both_arms: u64,
+    /// The arms' request-level latency sketches (control, treatment), when read.
+    pub latency: Option<&'a [QuantileSketch; 2]>,
 }
 
 struct Compared {
@@ -387,15 +391,57 @@ fn latency_distribution(users: &[UserRow]) -> Distribution {
     }
 }
 
-fn quality_over_time(days: &[DayRow], confidence: f64) -> Vec<DayPoint> {
+/// The design effect of an arm's event-level mean quality: the cluster-robust (by user)
+/// variance of the ratio mean Σs_u / Σn_u, G/(G − 1)·Σ(s_u − m̄·n_u)² / N², over the
+/// variance if the N events were independent, σ²/N (σ² the events' variance from the
+/// daily rollups). At least 1: the band is never narrower than the event-level one.
+fn design_effect(users: &[UserRow], days: &[DayRow], variant: Variant) -> Option<f64> {
+    let (n_u, s_u): (Vec<f64>, Vec<f64>) = users
+        .iter()
+        .filter(|u| u.variant == variant && u.sums[0].0 > 0)
+        .map(|u| (u.sums[0].0 as f64, u.sums[0].1))
+        .unzip();
+    let g = n_u.len() as f64;
+    let n: f64 = n_u.iter().sum();
+    if g < 2.0 || n < 2.0 {
+        return None;
+    }
+    let mean = s_u.iter().sum::<f64>() / n;
+    let cluster = g / (g - 1.0)
+        * n_u
+            .iter()
+            .zip(&s_u)
+            .map(|(n, s)| (s - mean * n).powi(2))
+            .sum::<f64>()
+        / (n * n);
+    let events = days
+        .iter()
+        .filter(|d| d.variant == variant)
+        .fold(Summary::EMPTY, |acc, d| {
+            let (n, mean, m2) = d.quality;
+            acc.merge(&Summary { n, mean, m2 })
+        });
+    let naive = events.variance()? / n;
+    finite(cluster / naive)
+        .filter(|_| naive > 0.0)
+        .map(|d| d.max(1.0))
+}
+
+fn quality_over_time(users: &[UserRow], days: &[DayRow], confidence: f64) -> Vec<DayPoint> {
     let z = crate::domain::stats::normal_quantile(0.5 + confidence / 2.0).unwrap_or(1.96);
+    let deff = [
+        design_effect(users, days, Variant::Control),
+        design_effect(users, days, Variant::Treatment),
+    ];
     let mut points: Vec<DayPoint> = days
         .iter()
         .filter(|d| d.quality.0 > 0)
         .map(|d| {
             let (n, mean, m2) = d.quality;
+            let design_effect = deff[usize::from(d.variant == Variant::Treatment)];
+            let inflate = design_effect.unwrap_or(1.0);
             let half = (n > 1)
-                .then(|| z * (m2 / (n as f64 - 1.0)).max(0.0).sqrt() / (n as f64).sqrt())
+                .then(|| z * (inflate * m2 / (n as f64 - 1.0)).max(0.0).sqrt() / (n as f64).sqrt())
                 .and_then(finite);
             DayPoint {
                 day: d.day,
@@ -404,11 +450,34 @@ fn quality_over_time(days: &[DayRow], confidence: f64) -> Vec<DayPoint> {
                 mean,
                 lower: half.map(|h| mean - h),
                 upper: half.map(|h| mean + h),
+                design_effect,
             }
         })
         .collect();
     points.sort_by(|a, b| (a.day, &a.variant).cmp(&(b.day, &b.variant)));
     points
+}
+
+/// The relative accuracy of the request-level sketches.
+const SKETCH_ACCURACY: f64 = 0.01;
+
+/// Request-level latency percentiles per arm and the p95 difference (descriptive).
+fn request_latency(sketches: &[QuantileSketch; 2], confidence: f64) -> RequestLatency {
+    let arm = |s: &QuantileSketch| RequestQuantiles {
+        requests: s.count(),
+        p50: quantile_estimate(s, 0.5, confidence).ok(),
+        p95: quantile_estimate(s, 0.95, confidence).ok(),
+        p99: quantile_estimate(s, 0.99, confidence).ok(),
+    };
+    let [c, t] = sketches;
+    let diff = quantile_difference(c, t, 0.95, confidence);
+    RequestLatency {
+        control: arm(c),
+        treatment: arm(t),
+        note: diff.as_ref().err().map(insufficient_text),
+        p95_difference: diff.ok(),
+        relative_accuracy: SKETCH_ACCURACY,
+    }
 }
 
 /// Whether `previous` is an earlier look at the same experiment under the same plan, so
@@ -665,7 +734,7 @@ pub fn compute(
         },
     };
     let charts = Charts {
-        quality_over_time: quality_over_time(days, confidence),
+        quality_over_time: quality_over_time(users, days, confidence),
         latency_distribution: latency_distribution(users),
         satisfaction_breakdown: CategoryData {
             categories: vec!["positive".into(), "neutral".into(), "negative".into()],
@@ -718,6 +787,12 @@ pub fn compute(
             ..feedback
         },
     });
+    if data.users_in_both_arms > 0 {
+        reasons.push(format!(
+            "{} user(s) with events in both arms are left out of every figure",
+            data.users_in_both_arms
+        ));
+    }
     let winner = e.winner.map(|w| w.as_str().to_owned()).or_else(|| {
         (recommendation == Recommendation::DeployTreatment).then(|| "treatment".to_owned())
     });
@@ -759,6 +834,8 @@ pub fn compute(
             looks,
             decided_by,
             srm_basis: srm_basis.into(),
+            users_in_both_arms: data.users_in_both_arms,
+            request_latency: data.latency.map(|s| request_latency(s, confidence)),
             winner,
             guardrail_breached,
             method: "Per-user means (the user is the randomization unit). Mixture-SPRT \

@@ -11,7 +11,7 @@ pub use compute::{DayRow, Observed, UserRow, compute, is_final};
 pub use estimate::{CompletionEstimate, MAX_ESTIMATE_DAYS, estimate_completion};
 pub use model::*;
 pub use plan::{
-    DEFAULT_MDE, Plan, criterion_null, effect_words, is_strict, mde, plan, required_for,
+    DEFAULT_MDE, Plan, criterion_null, effect_words, is_strict, judge, mde, plan, required_for,
 };
 
 #[cfg(test)]

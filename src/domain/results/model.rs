@@ -1,7 +1,7 @@
 //! The results report: the spec's shape (GET …/results), plus the full detail.
 
 use crate::domain::ExperimentStatus;
-use crate::domain::stats::{Interval, SrmCheck};
+use crate::domain::stats::{Interval, QuantileDifference, QuantileEstimate, SrmCheck};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -237,17 +237,56 @@ pub struct CupedResult {
     pub p_value: Option<f64>,
 }
 
-/// A day of the quality time series.
+/// A day of the quality time series: the day's events' mean quality in one arm, with a
+/// band that is user-level (the event-level interval widened by the arm's design effect,
+/// since one user's events are alike: see docs/STATISTICS.md, "Time series").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DayPoint {
     pub day: NaiveDate,
     pub variant: String,
+    /// Events with a quality that day.
     pub n: u64,
     pub mean: f64,
     pub lower: Option<f64>,
     pub upper: Option<f64>,
+    /// The variance inflation applied to the event-level interval (≥ 1): the arm's
+    /// cluster-robust variance of the mean quality over users, divided by the variance as
+    /// if every event were independent.
+    #[serde(default)]
+    pub design_effect: Option<f64>,
+}
+
+/// p50, p95 and p99 of one arm's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RequestQuantiles {
+    /// Requests with a latency.
+    pub requests: u64,
+    pub p50: Option<QuantileEstimate>,
+    pub p95: Option<QuantileEstimate>,
+    pub p99: Option<QuantileEstimate>,
+}
+
+/// Request-level latency: percentiles of every request's latency per arm (the figure an
+/// SLO states), from the mergeable sketches kept with the rollups — unlike `metrics.latency`,
+/// which describes per-user mean latencies. Descriptive: requests of one user are not
+/// independent, so these intervals are too narrow when users send many requests, and they
+/// take no part in the recommendation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RequestLatency {
+    pub control: RequestQuantiles,
+    pub treatment: RequestQuantiles,
+    /// treatment p95 − control p95 (ms) with its interval (Price & Bonett).
+    pub p95_difference: Option<QuantileDifference>,
+    /// Why there is no difference interval, when there is none.
+    pub note: Option<String>,
+    /// The sketch's relative accuracy (0.01: every figure is within 1 % of the exact one).
+    pub relative_accuracy: f64,
 }
 
 /// A histogram over shared bins.
@@ -308,6 +347,13 @@ pub struct Detail {
     /// What the sample-ratio check counted: `assigned users` or `users with events`.
     #[serde(default)]
     pub srm_basis: String,
+    /// Users with events in both arms (possible only through events stored by hand or by
+    /// older versions): left out of every figure, and counted here.
+    #[serde(default)]
+    pub users_in_both_arms: u64,
+    /// Request-level latency percentiles, when the sketches were read.
+    #[serde(default)]
+    pub request_latency: Option<RequestLatency>,
     pub winner: Option<String>,
     pub guardrail_breached: bool,
     pub method: String,

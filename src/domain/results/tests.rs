@@ -11,6 +11,8 @@ fn run(
         users,
         days,
         assigned: None,
+        users_in_both_arms: 0,
+        latency: None,
     };
     compute(e, &data, None, now)
 }
@@ -402,6 +404,8 @@ fn a_verdict_once_reached_stays_when_a_later_look_is_less_clear() {
         users: &later_users,
         days: &[],
         assigned: None,
+        users_in_both_arms: 0,
+        latency: None,
     };
     let second = compute(&e, &data, Some(&first), Utc::now());
     assert_eq!(second.detail.looks, 2);
@@ -530,6 +534,8 @@ fn the_sample_ratio_check_counts_assigned_users() {
         users: &u,
         days: &[],
         assigned: Some([3000, 2000]),
+        users_in_both_arms: 0,
+        latency: None,
     };
     let r = compute(&e, &data, None, Utc::now());
     assert_eq!(r.detail.srm_basis, "assigned users");

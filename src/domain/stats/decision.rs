@@ -130,6 +130,9 @@ pub enum Parameter {
     Counts,
     /// p-values must lie in [0, 1].
     PValues,
+    /// A quantile's probability must lie strictly inside (0, 1), and sketches must share
+    /// their configuration.
+    Quantile,
 }
 
 impl core::fmt::Display for Parameter {
@@ -144,6 +147,7 @@ impl core::fmt::Display for Parameter {
             Self::Weights => "weights",
             Self::Counts => "counts",
             Self::PValues => "p_values",
+            Self::Quantile => "quantile",
         };
         f.write_str(s)
     }

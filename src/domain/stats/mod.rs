@@ -1,6 +1,6 @@
 //! Statistics for Verdict A/B tests: sufficient statistics, Welch and
 //! proportion tests, relative lift, SRM, always-valid sequential inference,
-//! power, Holm correction and CUPED.
+//! power, Holm correction, CUPED and request-level quantiles from a mergeable sketch.
 //!
 //! Pure functions only: no IO, no async, no panics. Every fallible function
 //! returns `Result<_, Insufficient>` ("not enough data" as a value) and no
@@ -30,6 +30,7 @@ mod dist;
 mod multiple;
 mod power;
 mod proportion;
+mod quantile;
 mod sequential;
 mod srm;
 mod summary;
@@ -46,6 +47,10 @@ pub use power::{
     sample_size_per_variant,
 };
 pub use proportion::{Proportion, ProportionTest, proportion_relative_lift, proportion_z_test};
+pub use quantile::{
+    QuantileDifference, QuantileEstimate, QuantileSketch, min_units_for_interval,
+    quantile_difference, quantile_estimate, quantile_ranks,
+};
 pub use sequential::{
     DEFAULT_TUNING_N, SequentialLift, SequentialTest, mixture_rho_squared, multiplier_at_tuning_n,
     sequence_multiplier, sequential_relative_lift, sequential_test,

@@ -312,6 +312,8 @@ fn one_run(
             users: &users,
             days: &[],
             assigned: Some([arm, arm]),
+            users_in_both_arms: 0,
+            latency: None,
         };
         let look = compute(e, &data, previous.as_ref(), now);
         let last = day == DAYS;

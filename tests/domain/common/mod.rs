@@ -1,6 +1,7 @@
 //! Test-only statistics: chi-square goodness of fit with p-values computed here (no stats crate).
 #![allow(dead_code)]
 
+pub mod decision_sim;
 pub mod vectors_gen;
 
 /// ln Γ(x) for x > 0 (Lanczos approximation, g = 7, n = 9; ~15 significant digits).
