@@ -71,6 +71,13 @@ test("traffic through the runtime API shows up as figures and charts, then the w
     await expect(page.getByTestId(chart).locator("svg")).toBeVisible();
   }
   await expect(page.getByTestId("recommendation")).toContainText("Recommendation");
+  // Request-level latency beside the per-user figure, labelled apart; and which test decided.
+  for (const arm of ["control", "treatment"]) {
+    await expect(page.getByTestId(`column-${arm}`)).toContainText("Latency (P95 of users' means)");
+    await expect(page.getByTestId(`column-${arm}`).getByTestId("request-p95")).toHaveText(/^\d+ ms$/);
+  }
+  await expect(page.getByTestId("decided-by")).toContainText("always-valid");
+  await expect(page.getByTestId("request-p95-difference")).toContainText("treatment − control");
   await page.screenshot({ path: "test-results/results.png", fullPage: true });
 
   // Declare the winner through the confirmation dialog.

@@ -102,6 +102,7 @@ test("the whole journey: wizard (with a validation error fixed) → start → tr
   await page.getByLabel("Criterion comparison").selectOption(">");
   await expect(page.getByLabel("Criterion comparison").locator("option:checked")).toHaveText("improves by more than");
   await page.getByLabel("Threshold (%)").fill("5");
+  await page.getByLabel("Minimum detectable effect (%)").fill("10");
   await page.getByLabel("Confidence level").selectOption("0.95");
   await page.getByLabel("Response Latency").check();
   await page.screenshot({ path: "test-results/wizard-4-metrics.png", fullPage: true });
@@ -116,6 +117,7 @@ test("the whole journey: wizard (with a validation error fixed) → start → tr
   await expect(summary).toContainText("50% / 50%");
   await expect(summary).toContainText("Tenant IDs: acme");
   await expect(summary).toContainText("quality improves by more than 5%");
+  await expect(summary).toContainText("10% beyond the threshold");
   await expect(page.getByTestId("estimate")).toContainText("users per variant");
   await page.screenshot({ path: "test-results/wizard-5-review.png", fullPage: true });
   await page.getByRole("button", { name: "Create and Start" }).click();

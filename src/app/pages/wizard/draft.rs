@@ -208,6 +208,8 @@ pub struct Draft {
     pub criteria_metric: String,
     pub operator: String,
     pub threshold: String,
+    /// The effect beyond the threshold to size the experiment for (percent; empty: 5).
+    pub mde: String,
     pub confidence: String,
     pub secondary: Vec<String>,
     pub min_duration: String,
@@ -234,6 +236,7 @@ impl Default for Draft {
             criteria_metric: Metric::Quality.as_str().to_owned(),
             operator: ">".to_owned(),
             threshold: "5".to_owned(),
+            mde: String::new(),
             confidence: "0.95".to_owned(),
             secondary: vec![Metric::Latency.as_str().to_owned()],
             min_duration: "7".to_owned(),
@@ -302,6 +305,11 @@ impl Draft {
             configuration: Some(Value::Object(a.effective_configuration())),
         };
         let threshold = number("successCriteria.threshold", &self.threshold, &mut errors);
+        let mde = number(
+            "successCriteria.minimumDetectableEffect",
+            &self.mde,
+            &mut errors,
+        );
         let confidence = number(
             "successCriteria.confidenceLevel",
             &self.confidence,
@@ -339,7 +347,7 @@ impl Draft {
                 operator: opt(&self.operator),
                 threshold,
                 confidence_level: confidence,
-                minimum_detectable_effect: None,
+                minimum_detectable_effect: mde,
             }),
             secondary_metrics: Some(self.secondary.clone()),
             min_duration,
@@ -437,6 +445,36 @@ mod tests {
                 "minDuration",
                 "must be between 1 and 365 days"
             )]
+        );
+    }
+
+    #[test]
+    fn the_minimum_detectable_effect_is_sent_when_typed_and_checked_on_step_4() {
+        let mut d = filled();
+        assert_eq!(
+            d.to_input(false)
+                .0
+                .parse()
+                .unwrap()
+                .success_criteria
+                .minimum_detectable_effect,
+            None
+        );
+        d.mde = "12.5".into();
+        let spec = d.to_input(false).0.parse().unwrap();
+        assert_eq!(spec.success_criteria.minimum_detectable_effect, Some(12.5));
+        d.mde = "0".into();
+        let step = d.problems_of_step(4, false);
+        assert_eq!(step.len(), 1, "{step:?}");
+        assert_eq!(step[0].field, "successCriteria.minimumDetectableEffect");
+        d.mde = "lots".into();
+        assert_eq!(
+            messages_for(
+                &d.problems(false),
+                "successCriteria.minimumDetectableEffect"
+            )
+            .as_deref(),
+            Some("must be a number")
         );
     }
 

@@ -645,6 +645,7 @@ fn step_metrics(form: Form) -> AnyView {
     let draft = form.draft;
     let primary = Memo::new(move |_| draft.with(|d| d.primary_metric.clone()));
     let threshold_msg = form.message("successCriteria.threshold");
+    let mde_msg = form.message("successCriteria.minimumDetectableEffect");
     view! {
         <div class="wizard-step" data-testid="step-4">
             <div class="field">
@@ -696,6 +697,28 @@ fn step_metrics(form: Form) -> AnyView {
                         />
                         "%"
                     </span>
+                </div>
+                <div class="criteria-row">
+                    <label for="mde">"sized to detect"</label>
+                    <span class="suffixed">
+                        <input
+                            type="number"
+                            id="mde"
+                            min="0.1"
+                            max="1000"
+                            step="0.1"
+                            placeholder="5"
+                            aria-label="Minimum detectable effect (%)"
+                            aria-invalid=move || mde_msg().is_some().to_string()
+                            prop:value=move || draft.with(|d| d.mde.clone())
+                            on:input=move |ev| {
+                                let v = event_target_value(&ev);
+                                draft.update(|d| d.mde = v);
+                            }
+                        />
+                        "%"
+                    </span>
+                    <span class="help">"beyond the threshold, with 80% power"</span>
                 </div>
                 <div class="criteria-row">
                     <span>"with"</span>
@@ -815,6 +838,7 @@ fn step_review(form: Form, super_admin: bool) -> AnyView {
                     <dl>
                         {summary_item("Primary Metric", d.primary_metric.clone())}
                         {summary_item("Threshold", format!("{} {} {}%", d.criteria_metric, operator, d.threshold))}
+                        {summary_item("Sized to detect", format!("{}% beyond the threshold", if d.mde.trim().is_empty() { "5" } else { d.mde.trim() }))}
                         {summary_item("Confidence", confidence)}
                         {summary_item("Secondary", if d.secondary.is_empty() { "none".into() } else { d.secondary.join(", ") })}
                     </dl>
