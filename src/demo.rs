@@ -17,14 +17,10 @@ fn svc(e: ServiceError) -> anyhow::Error {
 }
 
 /// Deterministic noise (splitmix64), so every demo looks the same.
-struct Noise(u64);
+struct Noise(crate::domain::splitmix::SplitMix64);
 impl Noise {
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
     fn normal(&mut self) -> f64 {
         let (u, v) = (self.next().max(1e-12), self.next());
@@ -155,7 +151,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Vec<(String, Uuid)>> {
         actor: "verdict demo".into(),
     };
     let runtime = Runtime::start(pool.clone()).await;
-    let mut noise = Noise(42);
+    let mut noise = Noise(crate::domain::splitmix::SplitMix64(42));
     let mut made = Vec::new();
     for (k, plan) in PLANS.iter().enumerate() {
         let input: ExperimentInput = serde_json::from_value(json!({

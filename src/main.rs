@@ -139,7 +139,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             db::migrate(&pool).await?;
             match command.unwrap_or(QuarantineCommand::List) {
                 QuarantineCommand::List => {
-                    let rows = verdict::store::events::quarantined(&pool, 10_000).await?;
+                    let rows = verdict::store::fold::quarantined(&pool, 10_000).await?;
                     for q in &rows {
                         println!(
                             "{}  experiment {}  tenant {:?} user {:?}  {}  ({})",
@@ -154,7 +154,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     println!("{} quarantined events", rows.len());
                 }
                 QuarantineCommand::Release => {
-                    let n = verdict::store::events::release_quarantined(&pool)
+                    let n = verdict::store::fold::release_quarantined(&pool)
                         .await
                         .map_err(|e| {
                             anyhow::anyhow!("the quarantined events still cannot be folded: {e}")

@@ -8,6 +8,7 @@ pub mod experiment;
 pub mod limits;
 pub mod resolve;
 pub mod results;
+pub mod splitmix;
 pub mod stats;
 mod status;
 

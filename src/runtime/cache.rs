@@ -26,7 +26,7 @@ fn target_type(name: &str) -> anyhow::Result<TargetType> {
 
 /// Reads every active experiment and deployment in force into a fresh snapshot.
 pub async fn load(pool: &PgPool) -> anyhow::Result<Snapshot> {
-    let experiments = store::runtime::active_experiments(pool)
+    let experiments = store::live::active_experiments(pool)
         .await
         .context("Failed to load active experiments")?
         .into_iter()
@@ -50,7 +50,7 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Snapshot> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let deployments = store::runtime::live_deployments(pool)
+    let deployments = store::live::live_deployments(pool)
         .await
         .context("Failed to load deployments")?
         .into_iter()

@@ -1,7 +1,7 @@
 //! Exposure bookkeeping, written in batches behind the resolve answers.
 
 use crate::domain::assignment::Variant;
-use crate::store::runtime::{ExposureRow, upsert_exposures};
+use crate::store::assignments::{ExposureRow, upsert_exposures};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;

@@ -6,8 +6,12 @@
 use super::supervise::Supervisor;
 use crate::domain::assignment::Variant;
 use crate::domain::event::EventDraft;
+use crate::domain::stats::Summary;
 use crate::store;
-use crate::store::events::{Assigned, DailyDelta, EventRow, FoldStream, Key};
+use crate::store::assignments::{Assigned, Key};
+use crate::store::daily::DailyDelta;
+use crate::store::events::EventRow;
+use crate::store::fold::FoldStream;
 use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
@@ -104,7 +108,7 @@ pub struct IngestHealth {
     /// Events this server has folded into the per-user rollups (`user_metrics`).
     pub folded_events: u64,
     pub failed_folds: u64,
-    /// Events this server's fold put in quarantine (see `store::events::fold`).
+    /// Events this server's fold put in quarantine (see `store::fold::fold`).
     pub quarantined_events: u64,
     /// Events the last fold round took (a full round means a backlog).
     pub fold_backlog: u64,
@@ -274,7 +278,7 @@ const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// Folds between two clean-ups of finished streams.
 const FORGET_EVERY: u32 = 600;
 
-/// Folds the events into the per-user rollups in the background (see `store::events::fold`),
+/// Folds the events into the per-user rollups in the background (see `store::fold::fold`),
 /// until the ingestion (whose counters `stats` are) or the pool is gone. The longer the pause,
 /// the more batches of one user share one upsert; the results read the events not folded yet
 /// too, so the pause delays nothing anyone sees. On its own connection, like the writers.
@@ -293,9 +297,9 @@ async fn fold(pool: PgPool, stats: std::sync::Weak<Stats>, task: Task) {
             let c = conn.as_mut().expect("connected above");
             rounds = rounds.wrapping_add(1);
             if rounds.is_multiple_of(FORGET_EVERY) {
-                store::events::forget_finished_streams(c).await?;
+                store::fold::forget_finished_streams(c).await?;
             }
-            store::events::fold(c, FOLD_AT_MOST).await
+            store::fold::fold(c, FOLD_AT_MOST).await
         }
         .await;
         let Some(stats) = stats.upgrade() else { break };
@@ -471,7 +475,7 @@ async fn attempt(
             let mut c = store::events::writer_connection(pool)
                 .await
                 .context("Failed to connect")?;
-            let stream = store::events::new_stream(&mut c)
+            let stream = store::fold::new_stream(&mut c)
                 .await
                 .context("Failed to register a stream")?;
             *conn = Some((c, stream));
@@ -479,7 +483,7 @@ async fn attempt(
         let (c, stream) = conn.as_mut().expect("connected above");
         // (A batch may take its keys twice: see `write`.)
         if stream.room() < 2 * events.len() as i64 || stream.started.elapsed() > STREAM_FOR {
-            *stream = store::events::new_stream(c)
+            *stream = store::fold::new_stream(c)
                 .await
                 .context("Failed to register a stream")?;
         }
@@ -489,7 +493,7 @@ async fn attempt(
     written.map_err(|err| {
         let data = err
             .downcast_ref::<sqlx::Error>()
-            .is_some_and(store::events::is_data_error);
+            .is_some_and(store::fold::is_data_error);
         tracing::error!(
             error = format!("{err:#}"),
             events = events.len(),
@@ -516,11 +520,11 @@ fn users_of<'a>(events: &[&'a PreparedEvent]) -> (Vec<(Key<'a>, Option<Variant>)
     {
         let mut seen: HashMap<Key<'a>, usize> = HashMap::with_capacity(events.len());
         for e in events {
-            let key = (
-                e.draft.tenant_id.as_str(),
-                e.draft.experiment_id,
-                e.draft.user_id.as_str(),
-            );
+            let key = Key {
+                tenant: e.draft.tenant_id.as_str(),
+                experiment: e.draft.experiment_id,
+                user: e.draft.user_id.as_str(),
+            };
             let next = users.len();
             let u = *seen.entry(key).or_insert(next);
             if u == next {
@@ -597,7 +601,7 @@ async fn write_small(
             .iter()
             .zip(&cached)
             .map(|((key, fallback), known)| match known {
-                Some((id, control)) => SmallUser {
+                Some(Assigned { id, control }) => SmallUser {
                     key: *key,
                     id: *id,
                     variant: Some(variant_of(*control).as_str()),
@@ -633,7 +637,7 @@ async fn write_small(
     Ok(small_events
         .iter()
         .map(|e| match assigned[e.user] {
-            Some((_, control)) => Outcome::Stored {
+            Some(Assigned { control, .. }) => Outcome::Stored {
                 event_id: e.id,
                 variant: variant_of(control),
             },
@@ -685,7 +689,7 @@ async fn write_batch(
     read_assignments(&mut tx, &keys, &read_only, &mut assignments).await?;
     if !missing.is_empty() {
         let create: Vec<(Key<'_>, &'static str)> = missing.iter().map(|(_, c)| *c).collect();
-        let created = store::events::create_assignments(&mut tx, &create, now)
+        let created = store::assignments::create_assignments(&mut tx, &create, now)
             .await
             .context("Failed to create assignments")?;
         for ((i, _), a) in missing.iter().zip(created) {
@@ -708,7 +712,10 @@ async fn write_batch(
         let mut ids = store::fresh_ids();
         for (e, u) in events.iter().zip(&user_of) {
             match assignments[*u] {
-                Some((assignment_id, control)) => {
+                Some(Assigned {
+                    id: assignment_id,
+                    control,
+                }) => {
                     let variant = variant_of(control);
                     let id = ids();
                     rows.push(EventRow {
@@ -743,7 +750,7 @@ async fn write_batch(
         // their daily rollups go in one statement.
         let days = deltas(&HashSet::new());
         if !unkeyed.is_empty() {
-            store::events::insert_with_daily(&mut tx, &unkeyed, &days, shard)
+            store::daily::insert_with_daily(&mut tx, &unkeyed, &days, shard)
                 .await
                 .context("Failed to insert events and update their rollups")?;
         }
@@ -756,7 +763,7 @@ async fn write_batch(
         } else {
             (keyed, unkeyed)
         };
-        let copied = store::events::copy(&mut tx, &unkeyed)
+        let copied = store::copy::copy(&mut tx, &unkeyed)
             .await
             .context("Failed to copy events")?;
         anyhow::ensure!(
@@ -770,7 +777,7 @@ async fn write_batch(
             .into_iter()
             .collect();
         let days = deltas(&inserted);
-        store::events::add_to_daily(&mut tx, &days, shard)
+        store::daily::add_to_daily(&mut tx, &days, shard)
             .await
             .context("Failed to update the daily rollups")?;
         inserted
@@ -808,7 +815,7 @@ async fn read_assignments(
         return Ok(());
     }
     let wanted: Vec<Key<'_>> = positions.iter().map(|i| keys[*i]).collect();
-    let found = store::events::assignments(tx, &wanted)
+    let found = store::assignments::assignments(tx, &wanted)
         .await
         .context("Failed to read assignments")?;
     for (i, a) in positions.iter().zip(found) {
@@ -841,12 +848,12 @@ impl AssignmentCache {
     fn get(&self, keys: &[Key<'_>]) -> Vec<Option<Assigned>> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         keys.iter()
-            .map(|(tenant, experiment, user)| {
+            .map(|k| {
                 inner
                     .by_experiment
-                    .get(experiment)
-                    .and_then(|t| t.get(*tenant))
-                    .and_then(|u| u.get(*user))
+                    .get(&k.experiment)
+                    .and_then(|t| t.get(k.tenant))
+                    .and_then(|u| u.get(k.user))
                     .copied()
             })
             .collect()
@@ -855,7 +862,15 @@ impl AssignmentCache {
     /// Remembers committed assignments.
     fn put<'a>(&self, assigned: impl Iterator<Item = (Key<'a>, Assigned)>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        for ((tenant, experiment, user), a) in assigned {
+        for (
+            Key {
+                tenant,
+                experiment,
+                user,
+            },
+            a,
+        ) in assigned
+        {
             if inner.len >= CACHED_ASSIGNMENTS {
                 inner.by_experiment.clear();
                 inner.len = 0;
@@ -873,24 +888,16 @@ impl AssignmentCache {
     }
 }
 
-/// Running (n, mean, M2) of one metric (Welford).
-#[derive(Debug, Clone, Copy, Default)]
-struct Moments(i64, f64, f64);
-
-impl Moments {
-    fn add(&mut self, x: f64) {
-        self.0 += 1;
-        let delta = x - self.1;
-        self.1 += delta / self.0 as f64;
-        self.2 += delta * (x - self.1);
-    }
+/// (n, mean, M2) of a summary, as the daily rollups store them.
+fn moments(s: &Summary) -> (i64, f64, f64) {
+    (i64::try_from(s.n).unwrap_or(i64::MAX), s.mean, s.m2)
 }
 
 /// What the stored events add to the daily rollups, sorted by key (one lock order for every
 /// writer).
 fn daily_deltas<'a>(stored: impl Iterator<Item = (&'a EventDraft, Variant)>) -> Vec<DailyDelta> {
     use std::collections::BTreeMap;
-    let mut days: BTreeMap<(Uuid, chrono::NaiveDate, &str), (i64, Moments, Moments)> =
+    let mut days: BTreeMap<(Uuid, chrono::NaiveDate, &str), (i64, Summary, Summary)> =
         BTreeMap::new();
     for (d, variant) in stored {
         let day = days
@@ -911,9 +918,85 @@ fn daily_deltas<'a>(stored: impl Iterator<Item = (&'a EventDraft, Variant)>) -> 
                 day,
                 variant,
                 events,
-                quality: (q.0, q.1, q.2),
-                latency: (l.0, l.1, l.2),
+                quality: moments(&q),
+                latency: moments(&l),
             },
         )
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::EventType;
+    use chrono::TimeZone;
+
+    fn event(tenant: &str, experiment: u128, user: &str, quality: Option<f64>) -> PreparedEvent {
+        PreparedEvent {
+            draft: EventDraft {
+                experiment_id: Uuid::from_u128(experiment),
+                tenant_id: tenant.into(),
+                user_id: user.into(),
+                event_type: EventType::Feedback,
+                quality,
+                latency_ms: Some(100.0),
+                tokens_used: None,
+                cost: None,
+                satisfaction: None,
+                custom: Default::default(),
+                insight_id: None,
+                conversation_id: None,
+                intent: None,
+                scope: None,
+                timestamp: Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap(),
+                idempotency_key: None,
+            },
+            fallback: Some(Variant::Treatment),
+        }
+    }
+
+    /// A batch's users are found once each, every event points at its user, and the users
+    /// come in lock order (tenant, experiment, user) whatever order the events came in.
+    #[test]
+    fn a_batchs_users_are_deduplicated_and_sorted_in_lock_order() {
+        let evs = [
+            event("b", 1, "u2", None),
+            event("a", 2, "u1", None),
+            event("b", 1, "u2", None),
+            event("a", 1, "u9", None),
+        ];
+        let refs: Vec<&PreparedEvent> = evs.iter().collect();
+        let (users, user_of) = users_of(&refs);
+        let keys: Vec<(&str, u128, &str)> = users
+            .iter()
+            .map(|(k, _)| (k.tenant, k.experiment.as_u128(), k.user))
+            .collect();
+        assert_eq!(keys, vec![("a", 1, "u9"), ("a", 2, "u1"), ("b", 1, "u2")]);
+        assert_eq!(user_of, vec![2, 1, 2, 0]);
+        assert!(users.iter().all(|(_, v)| *v == Some(Variant::Treatment)));
+    }
+
+    /// The daily deltas are per (experiment, day, arm): events counted, and (n, mean, M2) of
+    /// the values present, as `stats::Summary` computes them.
+    #[test]
+    fn daily_deltas_summarise_each_day_and_arm() {
+        let evs = [
+            event("a", 1, "u1", Some(0.5)),
+            event("a", 1, "u2", Some(1.0)),
+            event("a", 1, "u3", None),
+        ];
+        let deltas = daily_deltas(evs.iter().map(|e| (&e.draft, Variant::Control)));
+        assert_eq!(deltas.len(), 1);
+        let d = &deltas[0];
+        assert_eq!(d.events, 3);
+        assert_eq!(d.quality, (2, 0.75, 0.125));
+        assert_eq!(d.latency, (3, 100.0, 0.0));
+        let split = daily_deltas(
+            evs.iter()
+                .zip([Variant::Control, Variant::Treatment, Variant::Treatment])
+                .map(|(e, v)| (&e.draft, v)),
+        );
+        assert_eq!(split.len(), 2);
+        assert_eq!(split[0].variant, "control");
+    }
 }

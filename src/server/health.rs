@@ -61,7 +61,7 @@ pub async fn healthz(
     let mut problems: Vec<String> = database.iter().map(|s| (*s).to_owned()).collect();
     problems.extend(state.runtime.problems());
     let quarantined = match database {
-        None => crate::store::events::quarantined_count(&state.pool)
+        None => crate::store::fold::quarantined_count(&state.pool)
             .await
             .ok(),
         Some(_) => None,

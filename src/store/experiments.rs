@@ -446,22 +446,3 @@ pub async fn recent_users_per_day(pool: &PgPool, tenant: Option<&str>) -> sqlx::
     .await?;
     Ok(users as f64 / 7.0)
 }
-
-/// Users assigned to each arm of an experiment.
-pub async fn assignment_counts(pool: &PgPool, id: Uuid) -> sqlx::Result<(u64, u64)> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "select variant, count(*) from assignments where experiment_id = $1 group by variant",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    let mut out = (0, 0);
-    for (variant, n) in rows {
-        let n = u64::try_from(n).unwrap_or(0);
-        match variant_of(&variant)? {
-            Variant::Control => out.0 = n,
-            Variant::Treatment => out.1 = n,
-        }
-    }
-    Ok(out)
-}

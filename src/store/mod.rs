@@ -1,11 +1,33 @@
 //! The only place SQL lives: one module per aggregate, rows mapped into domain types.
 
+/// `unnest($first::t0[], $first+1::t1[], …)`: one array parameter per column type.
+fn unnest_params(first: usize, types: &[&str]) -> String {
+    let params: Vec<String> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}[]", first + i))
+        .collect();
+    format!("unnest({})", params.join(", "))
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+macro_rules! col {
+    ($v:expr, $f:expr) => {
+        $v.iter().map($f).collect::<Vec<_>>()
+    };
+}
+
+pub mod assignments;
 pub mod audit;
+pub mod copy;
+pub mod daily;
 pub mod deployments;
 pub mod events;
 pub mod experiments;
+pub mod fold;
+pub mod live;
 pub mod results;
-pub mod runtime;
 pub mod sketches;
 pub mod tokens;
 

@@ -2,7 +2,7 @@
 //! per experiment and arm, kept by the fold from the events it folds (in the fold's
 //! transaction, under its lock), and read by the results with the requests not folded yet.
 
-use super::events::{FOLD_LOCK, FoldedLatencies, SEQ_BITS, unfolded_events};
+use super::fold::{FOLD_LOCK, FoldedLatencies, SEQ_BITS, unfolded_events};
 use crate::domain::assignment::Variant;
 use crate::domain::stats::QuantileSketch;
 use serde_json::Value;

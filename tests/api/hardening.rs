@@ -178,7 +178,7 @@ async fn events_the_fold_cannot_sum_are_quarantined_and_everyone_elses_are_still
         .execute(&pool)
         .await
         .unwrap();
-    let released = verdict::store::events::release_quarantined(&pool)
+    let released = verdict::store::fold::release_quarantined(&pool)
         .await
         .unwrap();
     assert_eq!(released, 2);

@@ -99,7 +99,7 @@ impl TestApp {
     /// hold the lock for a moment).
     pub async fn fold_everything(&self) {
         let mut conn = self.pool.acquire().await.unwrap();
-        while verdict::store::events::fold(&mut conn, i64::MAX)
+        while verdict::store::fold::fold(&mut conn, i64::MAX)
             .await
             .unwrap()
             .map(|f| f.events)

@@ -119,16 +119,12 @@ fn split_quality_with_random_looking_ids_and_rollout() {
     // A second id population (UUID-like hex), 200k ids, through the public `assign` and
     // `in_rollout` paths.
     let n = 200_000u64;
-    let mut state = 0x1234_5678_9ABC_DEF0u64;
+    let mut rng = verdict::domain::splitmix::SplitMix64(0x1234_5678_9ABC_DEF0);
     let mut counts = [0u64; 3];
     let mut rollout = [0u64; 2];
     let alloc = Allocation::new(10, 20);
     for _ in 0..n {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
+        let z = rng.next_u64();
         let id = format!(
             "{:08x}-{:04x}-{:04x}",
             z >> 32,

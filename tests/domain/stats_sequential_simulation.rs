@@ -5,26 +5,8 @@
 //!
 //! Deterministic (own PRNG, fixed seed), no external crates, ~1 s in debug.
 
+use verdict::domain::splitmix::SplitMix64;
 use verdict::domain::stats::{Summary, sequential_test, welch_test};
-
-/// SplitMix64 (Steele, Lea & Flood 2014) — tiny, deterministic, good enough
-/// for Monte-Carlo tests.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1): 53 random bits, never exactly 0.
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-}
 
 /// Box–Muller: a pair of independent N(0, 1) draws per two uniforms.
 struct Normals {
@@ -44,8 +26,8 @@ impl Normals {
         if let Some(z) = self.spare.take() {
             return z;
         }
-        let r = (-2.0 * self.rng.uniform().ln()).sqrt();
-        let theta = 2.0 * std::f64::consts::PI * self.rng.uniform();
+        let r = (-2.0 * self.rng.open_unit().ln()).sqrt();
+        let theta = 2.0 * std::f64::consts::PI * self.rng.open_unit();
         self.spare = Some(r * theta.sin());
         r * theta.cos()
     }

@@ -583,14 +583,10 @@ mod tests {
     }
 
     /// SplitMix64, for reproducible pseudo-random test inputs.
-    struct Rng(u64);
+    struct Rng(crate::domain::splitmix::SplitMix64);
     impl Rng {
         fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
+            self.0.next_u64()
         }
         fn below(&mut self, n: u64) -> u64 {
             self.next() % n
@@ -619,7 +615,7 @@ mod tests {
 
     #[test]
     fn compiled_agrees_with_reference_on_random_inputs() {
-        let mut rng = Rng(42);
+        let mut rng = Rng(crate::domain::splitmix::SplitMix64(42));
         let pick = |rng: &mut Rng, prefix: &str| format!("{prefix}{}", rng.below(5));
         let mut matched = 0;
         for _ in 0..300 {

@@ -52,14 +52,10 @@ fn experiment(status: ExperimentStatus, secondary: &[&str], days_ago: i64) -> Ex
 }
 
 /// Deterministic pseudo-random numbers (splitmix64) for synthetic users.
-struct Rng(u64);
+struct Rng(crate::domain::splitmix::SplitMix64);
 impl Rng {
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
     fn normal(&mut self) -> f64 {
         let (u, v) = (self.next().max(1e-12), self.next());
@@ -68,7 +64,7 @@ impl Rng {
 }
 
 fn users(n: usize, quality: (f64, f64), latency: (f64, f64), seed: u64) -> Vec<UserRow> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(crate::domain::splitmix::SplitMix64(seed));
     let mut out = Vec::new();
     for i in 0..2 * n {
         let variant = if i % 2 == 0 {
@@ -322,7 +318,7 @@ fn charts_share_bins_and_count_feedback() {
 #[test]
 fn cuped_reports_reduced_variance_beside_the_plain_figures() {
     let e = experiment(ExperimentStatus::Completed, &[], 10);
-    let mut rng = Rng(9);
+    let mut rng = Rng(crate::domain::splitmix::SplitMix64(9));
     let all: Vec<UserRow> = (0..2000)
         .map(|i| {
             let variant = if i % 2 == 0 {

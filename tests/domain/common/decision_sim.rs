@@ -16,26 +16,19 @@ use verdict::domain::experiment::{Experiment, ExperimentInput};
 use verdict::domain::results::{
     Feedback, Observed, Recommendation, ResultsReport, UserRow, compute, plan,
 };
+use verdict::domain::splitmix::SplitMix64;
 
-/// SplitMix64 (Steele, Lea & Flood 2014): small, deterministic, good enough here.
-pub struct Rng(u64);
+/// The domain's SplitMix64, with the normal draws the simulation needs.
+pub struct Rng(SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Self(SplitMix64(seed))
     }
 
     /// Uniform in (0, 1).
     pub fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        self.0.open_unit()
     }
 
     /// Standard normal (Box–Muller, one draw per call).

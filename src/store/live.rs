@@ -1,0 +1,65 @@
+//! What the runtime keeps live in memory: the active experiments and the deployments.
+//! (The exposure bookkeeping it writes back is `store::assignments::upsert_exposures`.)
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// An active experiment, as the runtime needs it.
+#[derive(sqlx::FromRow)]
+pub struct LiveExperimentRow {
+    pub id: Uuid,
+    pub tenant_id: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub salt: String,
+    pub start_date: DateTime<Utc>,
+    pub alloc_control: i16,
+    pub alloc_treatment: i16,
+    pub targeting: Value,
+    pub control_config: Value,
+    pub treatment_config: Value,
+}
+
+/// The active experiments, oldest first (so the one started first answers a target).
+pub async fn active_experiments(pool: &PgPool) -> sqlx::Result<Vec<LiveExperimentRow>> {
+    sqlx::query_as::<_, LiveExperimentRow>(
+        "select id, tenant_id, target_type, target_id, salt, start_date, alloc_control,
+                alloc_treatment,
+                targeting, control_config, treatment_config
+         from experiments where status = 'active' order by start_date, id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The newest deployment of each experiment whose winner is deployed.
+#[derive(sqlx::FromRow)]
+pub struct LiveDeploymentRow {
+    pub experiment_id: Uuid,
+    pub tenant_id: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub salt: String,
+    pub rollout_percentage: i16,
+    pub winner: String,
+    pub configuration: Value,
+    pub targeting: Value,
+}
+
+/// Deployments in force, newest first.
+pub async fn live_deployments(pool: &PgPool) -> sqlx::Result<Vec<LiveDeploymentRow>> {
+    sqlx::query_as::<_, LiveDeploymentRow>(
+        "select * from (
+             select distinct on (d.experiment_id) d.experiment_id, d.tenant_id, d.target_type,
+                    d.target_id, d.salt, d.rollout_percentage, d.winner, d.configuration,
+                    e.targeting, d.deployed_at
+             from deployments d join experiments e on e.id = d.experiment_id
+             where e.status = 'winner_deployed'
+             order by d.experiment_id, d.deployed_at desc
+         ) latest order by deployed_at desc",
+    )
+    .fetch_all(pool)
+    .await
+}
