@@ -26,9 +26,9 @@ pub(crate) fn headers() -> axum::http::HeaderMap {
 pub(crate) async fn caller() -> Result<(AppState, Principal), ApiError> {
     let state = state()?;
     let parts = use_context::<axum::http::request::Parts>();
-    if let Some(crate::server::guard::Authenticated(who)) = parts
+    if let Some(crate::server::auth::Authenticated(who)) = parts
         .as_ref()
-        .and_then(|p| p.extensions.get::<crate::server::guard::Authenticated>())
+        .and_then(|p| p.extensions.get::<crate::server::auth::Authenticated>())
     {
         return Ok((state, who.clone()));
     }

@@ -11,7 +11,7 @@ use crate::store;
 use crate::store::assignments::{Assigned, Key};
 use crate::store::daily::DailyDelta;
 use crate::store::events::EventRow;
-use crate::store::fold::FoldStream;
+use crate::store::streams::FoldStream;
 use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
@@ -475,7 +475,7 @@ async fn attempt(
             let mut c = store::events::writer_connection(pool)
                 .await
                 .context("Failed to connect")?;
-            let stream = store::fold::new_stream(&mut c)
+            let stream = store::streams::new_stream(&mut c)
                 .await
                 .context("Failed to register a stream")?;
             *conn = Some((c, stream));
@@ -483,7 +483,7 @@ async fn attempt(
         let (c, stream) = conn.as_mut().expect("connected above");
         // (A batch may take its keys twice: see `write`.)
         if stream.room() < 2 * events.len() as i64 || stream.started.elapsed() > STREAM_FOR {
-            *stream = store::fold::new_stream(c)
+            *stream = store::streams::new_stream(c)
                 .await
                 .context("Failed to register a stream")?;
         }
@@ -750,7 +750,7 @@ async fn write_batch(
         // their daily rollups go in one statement.
         let days = deltas(&HashSet::new());
         if !unkeyed.is_empty() {
-            store::daily::insert_with_daily(&mut tx, &unkeyed, &days, shard)
+            store::events::insert_with_daily(&mut tx, &unkeyed, &days, shard)
                 .await
                 .context("Failed to insert events and update their rollups")?;
         }

@@ -12,6 +12,7 @@ use crate::domain::Principal;
 use crate::domain::assignment::RequestContext;
 use crate::domain::resolve::{Exposure, Resolution, Snapshot};
 use crate::service::ServiceError;
+use anyhow::Context;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use exposure::{ExposureRecord, ExposureStats};
@@ -284,7 +285,7 @@ impl Runtime {
         }
         let looked_up = {
             let _slot = self.lookup_slot(&self.token_lookups).await?;
-            crate::service::auth::find_token(&self.pool, &hash).await
+            find_token(&self.pool, &hash).await
         };
         let (who, expires_at) = match looked_up {
             Ok(Some(found)) => found,
@@ -344,7 +345,7 @@ impl Runtime {
         }
         let found = {
             let _slot = self.lookup_slot(&self.session_lookups).await?;
-            crate::service::auth::find_session(&self.pool, &hash).await?
+            find_session(&self.pool, &hash).await?
         };
         match found {
             Some(who) => {
@@ -535,4 +536,26 @@ async fn reload_loop(runtime: std::sync::Weak<Runtime>) {
         }
         rt.refresh().await;
     }
+}
+
+/// The active token whose hash is `hash`, with when it expires.
+async fn find_token(
+    pool: &PgPool,
+    hash: &[u8],
+) -> anyhow::Result<Option<(Principal, Option<chrono::DateTime<chrono::Utc>>)>> {
+    let row = crate::store::tokens::find_active_by_hash(pool, hash)
+        .await
+        .context("Failed to look up a token")?;
+    Ok(row.and_then(|r| {
+        let expires = r.expires_at;
+        r.principal().map(|who| (who, expires))
+    }))
+}
+
+/// The caller behind the unexpired session whose hash is `hash`.
+async fn find_session(pool: &PgPool, hash: &[u8]) -> Result<Option<Principal>, ServiceError> {
+    Ok(crate::store::tokens::find_by_session(pool, hash)
+        .await
+        .context("Failed to look up a session")?
+        .and_then(crate::store::tokens::TokenRow::principal))
 }

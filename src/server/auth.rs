@@ -1,13 +1,16 @@
 //! Reading credentials from a request: `Authorization: Bearer …` or the session cookie.
 
 use super::AppState;
-use super::guard::Authenticated;
 use crate::domain::Principal;
 use crate::service::ServiceError;
 use crate::service::auth::{PLAIN_SESSION_COOKIE, SESSION_COOKIE, authenticate};
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderMap, request::Parts};
+
+/// The caller a guard found, handed to the handlers in the request's extensions.
+#[derive(Clone)]
+pub struct Authenticated(pub Principal);
 
 /// The bearer token of a request, if it sends one. A malformed `Authorization` header is
 /// an error, not an anonymous request.
@@ -77,7 +80,7 @@ pub fn session_clear_cookie(secure: bool) -> String {
 }
 
 impl FromRequestParts<AppState> for Principal {
-    type Rejection = super::rest::RestError;
+    type Rejection = super::rest::error::RestError;
 
     async fn from_request_parts(
         parts: &mut Parts,

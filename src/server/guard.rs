@@ -13,9 +13,8 @@
 //!   (`domain::limits`); REST routes bound theirs in `rest`.
 
 use super::AppState;
-use super::auth::{principal, session_cookie};
+use super::auth::{Authenticated, principal, session_cookie};
 use crate::api::ApiError;
-use crate::domain::Principal;
 use crate::domain::limits::{MAX_ADMIN_BODY, MAX_SMALL_BODY};
 use crate::service::ServiceError;
 use axum::body::Body;
@@ -23,10 +22,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-/// The caller a guard found, handed to the handlers in the request's extensions.
-#[derive(Clone)]
-pub struct Authenticated(pub Principal);
 
 /// Server functions anyone may call (they authenticate, or end a session, themselves).
 const PUBLIC_FNS: [&str; 2] = ["sign_in", "sign_out"];
@@ -140,7 +135,7 @@ fn refuse(server_fn: bool, status: StatusCode, message: &str) -> Response {
         *response.status_mut() = status;
         return response;
     }
-    super::rest::RestError {
+    super::rest::error::RestError {
         status,
         code: if status == StatusCode::FORBIDDEN {
             "forbidden".into()

@@ -49,12 +49,12 @@ impl Application {
         {
             let (p, sup) = (pool.clone(), runtime.supervisor.clone());
             let s = sup.clone();
-            sup.spawn(crate::service::results::REFRESH_TASK, move || {
-                crate::service::results::refresh_loop(p.clone(), s.clone())
+            sup.spawn(crate::service::jobs::REFRESH_TASK, move || {
+                crate::service::jobs::refresh_loop(p.clone(), s.clone())
             });
             let (p, s) = (pool.clone(), sup.clone());
-            sup.spawn(crate::service::auth::PURGE_TASK, move || {
-                crate::service::auth::purge_loop(p.clone(), s.clone())
+            sup.spawn(crate::service::jobs::PURGE_TASK, move || {
+                crate::service::jobs::purge_loop(p.clone(), s.clone())
             });
         }
         let state = AppState {

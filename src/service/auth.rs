@@ -8,7 +8,6 @@ use crate::domain::{Principal, Role};
 use crate::runtime::Runtime;
 use crate::store;
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use rand::RngCore;
 use sqlx::PgPool;
 
@@ -20,28 +19,6 @@ pub const SESSION_COOKIE: &str = "__Host-verdict_session";
 pub const PLAIN_SESSION_COOKIE: &str = "verdict_session";
 /// How long a browser session lasts.
 pub const SESSION_DAYS: i64 = 7;
-
-/// The active token whose hash is `hash`, with when it expires.
-pub async fn find_token(
-    pool: &PgPool,
-    hash: &[u8],
-) -> anyhow::Result<Option<(Principal, Option<DateTime<Utc>>)>> {
-    let row = store::tokens::find_active_by_hash(pool, hash)
-        .await
-        .context("Failed to look up a token")?;
-    Ok(row.and_then(|r| {
-        let expires = r.expires_at;
-        r.principal().map(|who| (who, expires))
-    }))
-}
-
-/// The caller behind the unexpired session whose hash is `hash`.
-pub async fn find_session(pool: &PgPool, hash: &[u8]) -> Result<Option<Principal>, ServiceError> {
-    Ok(store::tokens::find_by_session(pool, hash)
-        .await
-        .context("Failed to look up a session")?
-        .and_then(store::tokens::TokenRow::principal))
-}
 
 /// The caller behind a bearer token or a session cookie (the token wins when both are
 /// given). `Unauthorized` when neither names an active token.
@@ -84,32 +61,4 @@ pub async fn sign_out(pool: &PgPool, session: &str) -> Result<(), ServiceError> 
         .await
         .context("Failed to end the session")?;
     Ok(())
-}
-
-/// The session purge's name under the supervisor.
-pub const PURGE_TASK: &str = "session-purge";
-/// How often expired sessions are deleted.
-const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Deletes expired sessions every [`PURGE_EVERY`] until the pool closes.
-pub async fn purge_loop(pool: PgPool, sup: std::sync::Arc<crate::runtime::supervise::Supervisor>) {
-    loop {
-        sup.checkpoint(PURGE_TASK);
-        match store::tokens::purge_expired_sessions(&pool).await {
-            Ok(n) => {
-                sup.ok(PURGE_TASK);
-                if n > 0 {
-                    tracing::info!(sessions = n, "purged expired sessions");
-                }
-            }
-            Err(err) => {
-                sup.failed(PURGE_TASK, "purging expired sessions fails");
-                tracing::warn!(error = %err, "purging expired sessions failed");
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(PURGE_EVERY) => {}
-            _ = pool.close_event() => return,
-        }
-    }
 }

@@ -2,6 +2,7 @@
 //! Every change and its audit row are written in one transaction.
 
 use super::ServiceError;
+use super::access::{load_visible, lock_visible, require_manage, require_read, tenant_scope};
 use crate::domain::assignment::{Allocation, Variant};
 use crate::domain::experiment::{
     Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput, ExperimentPage,
@@ -16,65 +17,8 @@ use chrono::Utc;
 use rand::RngCore;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
-
-fn require_read(who: &Principal) -> Result<(), ServiceError> {
-    if who.can_read() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden)
-    }
-}
-
-fn require_manage(who: &Principal) -> Result<(), ServiceError> {
-    if who.can_manage() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden)
-    }
-}
-
-/// The tenant a listing is limited to: a tenant's own, or the filter a super_admin gives.
-fn tenant_scope<'a>(who: &'a Principal, filter: Option<&'a str>) -> Option<&'a str> {
-    if who.role == Role::SuperAdmin {
-        filter
-    } else {
-        Some(who.tenant_id.as_deref().unwrap_or(""))
-    }
-}
-
-/// Loads an experiment the caller may see (others' are not found).
-async fn load_visible(
-    pool: &PgPool,
-    who: &Principal,
-    id: Uuid,
-) -> Result<StoredExperiment, ServiceError> {
-    let stored = store::experiments::get(pool, id)
-        .await
-        .context("Failed to load the experiment")?
-        .ok_or(ServiceError::NotFound)?;
-    if !who.can_see(&stored.experiment.tenant_id) {
-        return Err(ServiceError::NotFound);
-    }
-    Ok(stored)
-}
-
-/// Loads and locks an experiment the caller may see, in a transaction.
-async fn lock_visible(
-    conn: &mut PgConnection,
-    who: &Principal,
-    id: Uuid,
-) -> Result<StoredExperiment, ServiceError> {
-    let stored = store::experiments::get_for_update(conn, id)
-        .await
-        .context("Failed to load the experiment")?
-        .ok_or(ServiceError::NotFound)?;
-    if !who.can_see(&stored.experiment.tenant_id) {
-        return Err(ServiceError::NotFound);
-    }
-    Ok(stored)
-}
 
 fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)

@@ -2,8 +2,10 @@
 //! Each takes its dependencies explicitly (`&PgPool`, …) so tests can call it directly, and
 //! the caller (`&Principal`) whose rights it enforces.
 
+pub mod access;
 pub mod auth;
 pub mod experiments;
+pub mod jobs;
 pub mod results;
 pub mod runtime;
 pub mod tokens;

@@ -3,9 +3,9 @@
 //! the experiment when it completes. The guardrail circuit breaker lives here too.
 
 use super::ServiceError;
-use crate::domain::experiment::{Action, Experiment};
+use crate::domain::Principal;
+use crate::domain::experiment::Experiment;
 use crate::domain::results::{Observed, ResultsReport, compute, is_final};
-use crate::domain::{ExperimentStatus, Principal, Role};
 use crate::store;
 use anyhow::Context;
 use chrono::Utc;
@@ -73,7 +73,7 @@ pub async fn results(
     who: &Principal,
     id: Uuid,
 ) -> Result<ResultsReport, ServiceError> {
-    let e = super::experiments::get(pool, who, id).await?;
+    let e = super::access::visible_experiment(pool, who, id).await?;
     if let Some(report) = fresh_snapshot(pool, &e).await? {
         return Ok(report);
     }
@@ -154,118 +154,4 @@ pub async fn finalize(pool: &PgPool, e: &Experiment) -> Result<(), ServiceError>
         .await
         .context("Failed to store the final results")?;
     Ok(())
-}
-
-/// The principal the background job acts as in the audit log.
-fn system_actor() -> Principal {
-    Principal {
-        token_id: Uuid::nil(),
-        role: Role::SuperAdmin,
-        tenant_id: None,
-        actor: "verdict (guardrail)".into(),
-    }
-}
-
-/// What a refresh of the running experiments did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Refreshed {
-    pub refreshed: usize,
-    /// The experiments whose results (or guardrail check) failed this time: the others
-    /// were refreshed all the same.
-    pub failed: Vec<Uuid>,
-}
-
-/// Recomputes the results of every running experiment; pauses those created with
-/// `autoPauseOnGuardrail` whose guardrail metric is significantly worse (by the sequential
-/// test). One experiment that fails never stops the others' refresh or guardrails.
-pub async fn refresh_running(pool: &PgPool) -> Result<Refreshed, ServiceError> {
-    let ids = store::results::live_experiment_ids(pool)
-        .await
-        .context("Failed to list running experiments")?;
-    let mut out = Refreshed::default();
-    for id in ids {
-        match refresh_one(pool, id).await {
-            Ok(true) => out.refreshed += 1,
-            Ok(false) => {}
-            Err(err) => {
-                tracing::warn!(experiment_id = %id, error = ?err, "refreshing an experiment's results failed");
-                out.failed.push(id);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Recomputes one running experiment's results and applies its guardrail; `false` when it
-/// is gone from the running ones.
-async fn refresh_one(pool: &PgPool, id: Uuid) -> Result<bool, ServiceError> {
-    let root = system_actor();
-    {
-        let Some(stored) = store::experiments::get(pool, id)
-            .await
-            .context("Failed to load the experiment")?
-        else {
-            return Ok(false);
-        };
-        let e = stored.experiment;
-        let report = recompute(pool, &e).await?;
-        if e.status == ExperimentStatus::Active
-            && e.spec.auto_pause_on_guardrail
-            && report.detail.guardrail_breached
-        {
-            let why: Vec<&String> = report
-                .detail
-                .reasons
-                .iter()
-                .filter(|r| r.starts_with("guardrail"))
-                .collect();
-            tracing::warn!(experiment_id = %e.id, reasons = ?why, "guardrail breached: pausing");
-            super::experiments::transition_with_reason(
-                pool,
-                &root,
-                e.id,
-                Action::Pause,
-                &format!(
-                    "auto_pause: {}",
-                    why.iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            )
-            .await?;
-        }
-    }
-    Ok(true)
-}
-
-/// The results refresh's name under the supervisor.
-pub const REFRESH_TASK: &str = "results-refresh";
-
-/// Runs [`refresh_running`] every [`REFRESH_EVERY`] until the pool closes.
-pub async fn refresh_loop(
-    pool: PgPool,
-    sup: std::sync::Arc<crate::runtime::supervise::Supervisor>,
-) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(REFRESH_EVERY) => {}
-            _ = pool.close_event() => return,
-        }
-        sup.checkpoint(REFRESH_TASK);
-        match refresh_running(&pool).await {
-            Ok(r) if r.failed.is_empty() => sup.ok(REFRESH_TASK),
-            Ok(r) => sup.failed(
-                REFRESH_TASK,
-                &format!(
-                    "the results of {} running experiments could not be refreshed",
-                    r.failed.len()
-                ),
-            ),
-            Err(err) => {
-                sup.failed(REFRESH_TASK, "listing the running experiments fails");
-                tracing::warn!(error = ?err, "results refresh failed");
-            }
-        }
-    }
 }

@@ -1,7 +1,6 @@
 //! The daily rollups (`daily_metrics`): per day and arm, event-level (n, mean, M2) of quality
 //! and latency, merged exactly into the writer's shard.
 
-use super::events::{EventRow, bind_events, event_types, events_insert_sql};
 use super::{PgQuery, unnest_params};
 use sqlx::PgConnection;
 use std::sync::LazyLock;
@@ -25,7 +24,7 @@ const DAILY_DELTA_TYPES: [&str; 10] = [
 ];
 
 /// The `daily_metrics` upsert (parameters `$first` to `$first + 9`, then the shard).
-fn daily_sql(first: usize) -> String {
+pub(super) fn daily_sql(first: usize) -> String {
     let daily = unnest_params(first, &DAILY_DELTA_TYPES);
     let shard = first + DAILY_DELTA_TYPES.len();
     format!(
@@ -63,7 +62,7 @@ pub(super) const DAILY_MERGE: &str =
              latency_n = d.latency_n + excluded.latency_n";
 
 /// Binds the 11 parameters of `daily_sql`.
-fn bind_daily<'q>(query: PgQuery<'q>, days: &[DailyDelta], shard: i16) -> PgQuery<'q> {
+pub(super) fn bind_daily<'q>(query: PgQuery<'q>, days: &[DailyDelta], shard: i16) -> PgQuery<'q> {
     query
         .bind(col!(days, |r| r.experiment_id))
         .bind(col!(days, |r| r.day))
@@ -79,14 +78,6 @@ fn bind_daily<'q>(query: PgQuery<'q>, days: &[DailyDelta], shard: i16) -> PgQuer
 }
 
 pub(super) static ADD_TO_DAILY: LazyLock<String> = LazyLock::new(|| daily_sql(1));
-pub(super) static INSERT_WITH_DAILY: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "with ev as ({}) {}",
-        events_insert_sql(1),
-        daily_sql(1 + event_types().len())
-    )
-});
-
 /// Merges a batch's daily deltas into the writer's `shard` of `daily_metrics` (rows sorted
 /// by key by the caller: every writer locks in the same order, so none deadlock). The
 /// per-user rollups are not the writers' business: the fold makes them from the events.
@@ -102,51 +93,4 @@ pub async fn add_to_daily(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Inserts events that carry no idempotency key (so none can be a duplicate) and merges
-/// their daily deltas, in one statement.
-pub async fn insert_with_daily(
-    conn: &mut PgConnection,
-    rows: &[EventRow<'_>],
-    days: &[DailyDelta],
-    shard: i16,
-) -> sqlx::Result<()> {
-    debug_assert!(rows.iter().all(|r| r.draft.idempotency_key.is_none()));
-    let query = bind_events(sqlx::query(INSERT_WITH_DAILY.as_str()), rows);
-    bind_daily(query, days, shard).execute(conn).await?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::events::INGEST_SMALL;
-
-    /// Every parameter of the combined statement is numbered once, in the order the binds
-    /// come: the events' 20, the daily deltas' 10, then the shard.
-    #[test]
-    fn the_combined_statement_numbers_its_parameters_in_bind_order() {
-        let sql = INSERT_WITH_DAILY.as_str();
-        let mut numbers: Vec<usize> = sql
-            .split('$')
-            .skip(1)
-            .map(|s| {
-                s.chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-            })
-            .map(|n| n.parse().unwrap())
-            .collect();
-        assert_eq!(numbers.len(), 31);
-        assert!(sql.contains("$1::uuid[]") && sql.contains("$20::int8[]"));
-        assert!(sql.contains("$21::uuid[]") && sql.contains("$30::float8[]"));
-        assert!(sql.contains("select e, dy, v, $31, ev"));
-        numbers.sort_unstable();
-        assert_eq!(numbers, (1..=31).collect::<Vec<_>>());
-        assert!(ADD_TO_DAILY.contains("$1::uuid[]") && ADD_TO_DAILY.contains("v, $11, ev"));
-        let small = INGEST_SMALL.as_str();
-        assert!(small.contains("$8::uuid[]") && small.contains("$22::int8[]"));
-        assert!(small.contains("variant, $23, count(*)"));
-    }
 }

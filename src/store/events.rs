@@ -4,7 +4,7 @@
 //! `store::daily`, the per-user fold `store::fold`.
 
 use super::assignments::{Assigned, Key};
-use super::daily::DAILY_MERGE;
+use super::daily::{DAILY_MERGE, DailyDelta, bind_daily, daily_sql};
 use super::{PgQuery, unnest_params};
 use crate::domain::event::EventDraft;
 use chrono::{DateTime, Utc};
@@ -137,7 +137,7 @@ pub struct SmallEvent<'a> {
 
 /// The one statement of `ingest_small`. Its parameters: the users (`$1`–`$6`) and the time
 /// of new assignments (`$7`), the events (`$8`–`$22`), the writer's shard (`$23`).
-pub(super) static INGEST_SMALL: LazyLock<String> = LazyLock::new(|| {
+static INGEST_SMALL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "with x as (
              select * from unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[],
@@ -265,4 +265,59 @@ pub async fn writer_connection(pool: &PgPool) -> sqlx::Result<PgConnection> {
         .clone()
         .options([("enable_seqscan", "off"), ("jit", "off")]);
     PgConnection::connect_with(&options).await
+}
+
+static INSERT_WITH_DAILY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with ev as ({}) {}",
+        events_insert_sql(1),
+        daily_sql(1 + event_types().len())
+    )
+});
+
+/// Inserts events that carry no idempotency key (so none can be a duplicate) and merges
+/// their daily deltas, in one statement.
+pub async fn insert_with_daily(
+    conn: &mut PgConnection,
+    rows: &[EventRow<'_>],
+    days: &[DailyDelta],
+    shard: i16,
+) -> sqlx::Result<()> {
+    debug_assert!(rows.iter().all(|r| r.draft.idempotency_key.is_none()));
+    let query = bind_events(sqlx::query(INSERT_WITH_DAILY.as_str()), rows);
+    bind_daily(query, days, shard).execute(conn).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::daily::ADD_TO_DAILY;
+
+    /// Every parameter of the combined statement is numbered once, in the order the binds
+    /// come: the events' 20, the daily deltas' 10, then the shard.
+    #[test]
+    fn the_combined_statement_numbers_its_parameters_in_bind_order() {
+        let sql = INSERT_WITH_DAILY.as_str();
+        let mut numbers: Vec<usize> = sql
+            .split('$')
+            .skip(1)
+            .map(|s| {
+                s.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert_eq!(numbers.len(), 31);
+        assert!(sql.contains("$1::uuid[]") && sql.contains("$20::int8[]"));
+        assert!(sql.contains("$21::uuid[]") && sql.contains("$30::float8[]"));
+        assert!(sql.contains("select e, dy, v, $31, ev"));
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=31).collect::<Vec<_>>());
+        assert!(ADD_TO_DAILY.contains("$1::uuid[]") && ADD_TO_DAILY.contains("v, $11, ev"));
+        let small = INGEST_SMALL.as_str();
+        assert!(small.contains("$8::uuid[]") && small.contains("$22::int8[]"));
+        assert!(small.contains("variant, $23, count(*)"));
+    }
 }

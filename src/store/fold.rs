@@ -2,79 +2,12 @@
 //! events after each stream's progress into `user_metrics` (and their latencies into the
 //! request-level sketches), and the quarantine of events it cannot fold.
 
+use super::sketches::FoldedLatencies;
+use super::streams::{FOLD_LOCK, SEQ_BITS, after_progress, unfolded_events};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::sync::LazyLock;
 use uuid::Uuid;
-
-/// Bits of a `fold_key` that number the events of one stream.
-pub(crate) const SEQ_BITS: u32 = 40;
-
-/// A writer's stream of events: every event it writes gets the next `fold_key`, `stream <<
-/// 40 | seq`. A writer writes one transaction at a time on one connection, so within a stream
-/// the keys commit in order: once the fold has seen a key committed, every smaller key of that
-/// stream has either committed or never will, and the fold can keep how far it got per stream
-/// (`ingest_streams.folded_through`) instead of marking each event. A writer takes a new stream
-/// on every connection (a batch whose commit was cut off cannot then overtake the next one).
-#[derive(Debug)]
-pub struct FoldStream {
-    stream: i64,
-    seq: i64,
-    pub started: std::time::Instant,
-}
-
-impl FoldStream {
-    /// The next key of the stream; `None` once it is used up (take a new stream).
-    pub fn next_key(&mut self) -> Option<i64> {
-        if self.seq + 1 >= 1 << SEQ_BITS {
-            return None;
-        }
-        self.seq += 1;
-        Some((self.stream << SEQ_BITS) | self.seq)
-    }
-
-    /// Keys left in the stream.
-    pub fn room(&self) -> i64 {
-        (1 << SEQ_BITS) - 1 - self.seq
-    }
-}
-
-/// Registers a new stream of events for a writer.
-pub async fn new_stream(conn: &mut PgConnection) -> sqlx::Result<FoldStream> {
-    let stream: i64 =
-        sqlx::query_scalar("insert into ingest_streams default values returning stream")
-            .fetch_one(conn)
-            .await?;
-    Ok(FoldStream {
-        stream,
-        seq: 0,
-        started: std::time::Instant::now(),
-    })
-}
-
-/// The events not folded into `user_metrics` yet, as `e` (all columns of `events`), for the
-/// streams as `s`: per stream, the keys after the last one folded (an index range scan).
-/// `filter` narrows them (`and …`), `limit` bounds each stream's share.
-pub(crate) fn unfolded_events(filter: &str, limit: &str) -> String {
-    format!(
-        "ingest_streams s cross join lateral (
-             select * from events
-             where {} {filter}
-             order by fold_key {limit}
-             offset 0
-         ) e",
-        after_progress()
-    )
-}
-
-/// The events of stream `s` after its progress: the keys of the stream above the last one
-/// folded.
-fn after_progress() -> String {
-    format!(
-        "fold_key > (s.stream << {SEQ_BITS}) + s.folded_through
-         and fold_key < ((s.stream + 1) << {SEQ_BITS})"
-    )
-}
 
 /// A user's rollup columns (those of `user_metrics` after the key and variant) as aggregates
 /// of their events `e`: counts, sums, feedback counts, first and last time.
@@ -97,9 +30,6 @@ pub(crate) const USER_AGGREGATES: &str = "count(*)::int8 as events,
 pub(crate) const USER_ROLLUP_COLUMNS: &str = "events, errors, quality_n, quality_sum,
     citation_n, citation_sum, latency_n, latency_sum, tokens_n, tokens_sum, cost_n, cost_sum,
     positive, negative, neutral, first_ts, last_ts, pre_n, pre_sum";
-
-/// Key of the advisory lock a fold holds: one fold at a time across all replicas.
-pub const FOLD_LOCK: i64 = 0x7665_7264_6963_7401;
 
 /// Whether an event `e` holds a value outside the bounds of `domain::limits` (the same as
 /// the CHECK constraints of `events`), which only rows stored by older versions can.
@@ -145,16 +75,6 @@ fn add_to_user_metrics(ev: &str) -> String {
              pre_n = m.pre_n + excluded.pre_n,
              pre_sum = m.pre_sum + excluded.pre_sum"
     )
-}
-
-/// The events of one experiment and arm that a fold just took in: how many, and their
-/// latencies (for the arm's request-level sketch; see `store::sketches`).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct FoldedLatencies {
-    pub experiment_id: Uuid,
-    pub variant: String,
-    pub events: i64,
-    pub latencies: Option<Vec<f64>>,
 }
 
 /// What one fold did.
@@ -444,29 +364,4 @@ pub async fn forget_finished_streams(conn: &mut PgConnection) -> sqlx::Result<u6
         .execute(conn)
         .await?
         .rows_affected())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A stream's keys carry the stream in their high bits and count up from 1 below them.
-    #[test]
-    fn fold_keys_count_up_within_their_stream() {
-        let mut s = FoldStream {
-            stream: 3,
-            seq: 0,
-            started: std::time::Instant::now(),
-        };
-        assert_eq!(s.next_key(), Some((3 << 40) + 1));
-        assert_eq!(s.next_key(), Some((3 << 40) + 2));
-        s.seq = (1 << 40) - 2;
-        assert_eq!(s.room(), 1);
-        assert_eq!(s.next_key(), Some((4 << 40) - 1));
-        assert_eq!(
-            s.next_key(),
-            None,
-            "the next key would be the next stream's"
-        );
-    }
 }

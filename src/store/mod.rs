@@ -29,6 +29,7 @@ pub mod fold;
 pub mod live;
 pub mod results;
 pub mod sketches;
+pub mod streams;
 pub mod tokens;
 
 /// A source of UUIDv7 ids for the rows of one batch: the time of the batch, then random bits

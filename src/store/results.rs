@@ -58,7 +58,8 @@ pub struct UserRows {
 /// them, are read as stored; only those with some are summed. Users seen in both arms are
 /// counted and left out.
 pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserRows> {
-    use crate::store::fold::{USER_AGGREGATES, USER_ROLLUP_COLUMNS, unfolded_events};
+    use crate::store::fold::{USER_AGGREGATES, USER_ROLLUP_COLUMNS};
+    use crate::store::streams::unfolded_events;
     /// The rollup columns the results use (not the first and last times: a million users'
     /// timestamps are a tenth of the read).
     fn read_columns() -> Vec<&'static str> {

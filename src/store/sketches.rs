@@ -2,7 +2,7 @@
 //! per experiment and arm, kept by the fold from the events it folds (in the fold's
 //! transaction, under its lock), and read by the results with the requests not folded yet.
 
-use super::fold::{FOLD_LOCK, FoldedLatencies, SEQ_BITS, unfolded_events};
+use super::streams::{FOLD_LOCK, SEQ_BITS, unfolded_events};
 use crate::domain::assignment::Variant;
 use crate::domain::stats::QuantileSketch;
 use serde_json::Value;
@@ -10,6 +10,16 @@ use sqlx::{PgConnection, PgPool};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use uuid::Uuid;
+
+/// The events of one experiment and arm that a fold just took in: how many, and their
+/// latencies (for the arm's request-level sketch; see `store::sketches`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FoldedLatencies {
+    pub experiment_id: Uuid,
+    pub variant: String,
+    pub events: i64,
+    pub latencies: Option<Vec<f64>>,
+}
 
 /// The last part of a fold's statement: per experiment and arm, the events of `ev` and
 /// their latencies.

@@ -919,7 +919,7 @@ async fn one_experiments_failing_results_never_stop_the_others_refresh(pool: PgP
     .execute(&pool)
     .await
     .unwrap();
-    let refreshed = verdict::service::results::refresh_running(&pool)
+    let refreshed = verdict::service::jobs::refresh_running(&pool)
         .await
         .unwrap();
     assert_eq!(

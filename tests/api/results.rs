@@ -199,7 +199,7 @@ async fn a_breached_guardrail_pauses_an_experiment_that_asked_for_it(pool: PgPoo
         .collect();
     send(&app, &root, events).await;
 
-    let refreshed = verdict::service::results::refresh_running(&pool)
+    let refreshed = verdict::service::jobs::refresh_running(&pool)
         .await
         .unwrap();
 
@@ -269,7 +269,7 @@ async fn results_count_events_not_yet_folded_and_the_fold_changes_nothing(pool: 
     // While this connection holds the fold's lock, no fold runs.
     let mut holder = app.pool.acquire().await.unwrap();
     sqlx::query("select pg_advisory_lock($1)")
-        .bind(verdict::store::fold::FOLD_LOCK)
+        .bind(verdict::store::streams::FOLD_LOCK)
         .execute(&mut *holder)
         .await
         .unwrap();
@@ -292,7 +292,7 @@ async fn results_count_events_not_yet_folded_and_the_fold_changes_nothing(pool: 
     );
 
     sqlx::query("select pg_advisory_unlock($1)")
-        .bind(verdict::store::fold::FOLD_LOCK)
+        .bind(verdict::store::streams::FOLD_LOCK)
         .execute(&mut *holder)
         .await
         .unwrap();
@@ -310,7 +310,7 @@ async fn results_count_events_not_yet_folded_and_the_fold_changes_nothing(pool: 
 
     // Folded and unfolded together: a third batch, not folded yet.
     sqlx::query("select pg_advisory_lock($1)")
-        .bind(verdict::store::fold::FOLD_LOCK)
+        .bind(verdict::store::streams::FOLD_LOCK)
         .execute(&mut *holder)
         .await
         .unwrap();
@@ -383,7 +383,7 @@ async fn request_latency_percentiles_count_every_request_folded_or_not(pool: PgP
     };
     let mut holder = app.pool.acquire().await.unwrap();
     sqlx::query("select pg_advisory_lock($1)")
-        .bind(verdict::store::fold::FOLD_LOCK)
+        .bind(verdict::store::streams::FOLD_LOCK)
         .execute(&mut *holder)
         .await
         .unwrap();
@@ -430,7 +430,7 @@ async fn request_latency_percentiles_count_every_request_folded_or_not(pool: PgP
     };
     let before = check(&fresh_results(&app, &root, &id).await);
     sqlx::query("select pg_advisory_unlock($1)")
-        .bind(verdict::store::fold::FOLD_LOCK)
+        .bind(verdict::store::streams::FOLD_LOCK)
         .execute(&mut *holder)
         .await
         .unwrap();

@@ -88,18 +88,6 @@ fn values(users: &[UserRow], metric: Metric) -> (Vec<f64>, Vec<f64>) {
     (c, t)
 }
 
-/// Prior means and standard deviations used for power before there is data.
-pub(super) fn prior(metric: Metric) -> (f64, f64) {
-    match metric {
-        Metric::Quality | Metric::CitationQuality => (0.7, 0.2),
-        Metric::Satisfaction => (0.6, 0.45),
-        Metric::Latency => (1500.0, 750.0),
-        Metric::TokensUsed => (1000.0, 500.0),
-        Metric::Cost => (0.01, 0.005),
-        Metric::ErrorRate => (0.05, 0.2),
-    }
-}
-
 /// What is observed of an experiment at one look.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Observed<'a> {

@@ -4,11 +4,22 @@
 //! of it is a function of the spec alone, which cannot change while the experiment runs,
 //! so the sequential test's parameters stay the same at every look.
 
-use super::compute::prior;
 use crate::domain::experiment::{ExperimentSpec, Metric, Operator, SuccessCriteria};
 use crate::domain::stats::{
     CriterionPlan, DEFAULT_POWER, Horizon, Insufficient, criterion_sample_size,
 };
+
+/// Prior means and standard deviations used for power before there is data.
+pub(super) fn prior(metric: Metric) -> (f64, f64) {
+    match metric {
+        Metric::Quality | Metric::CitationQuality => (0.7, 0.2),
+        Metric::Satisfaction => (0.6, 0.45),
+        Metric::Latency => (1500.0, 750.0),
+        Metric::TokensUsed => (1000.0, 500.0),
+        Metric::Cost => (0.01, 0.005),
+        Metric::ErrorRate => (0.05, 0.2),
+    }
+}
 
 /// The minimum detectable effect beyond the criterion's threshold that the plan is sized
 /// for (a fraction: 5 percentage points of relative change), when the criterion states

@@ -3,7 +3,7 @@
 //! described by the OpenAPI document (`docs`), collected by the router that serves it.
 
 mod docs;
-mod error;
+pub mod error;
 mod experiments;
 mod extract;
 mod runtime;
