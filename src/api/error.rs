@@ -73,3 +73,27 @@ impl FromServerFnError for ApiError {
         }
     }
 }
+
+/// The wire form of a use case's failure: the api layer knows both, the service layer only
+/// its own error (server only: the browser never sees a `ServiceError`).
+#[cfg(feature = "ssr")]
+impl From<crate::service::ServiceError> for ApiError {
+    /// The one place where unexpected errors are logged, with their whole cause chain.
+    fn from(err: crate::service::ServiceError) -> Self {
+        match err {
+            crate::service::ServiceError::Invalid(fields) => ApiError::Invalid { fields },
+            crate::service::ServiceError::Unauthorized => ApiError::Unauthorized,
+            crate::service::ServiceError::Forbidden => ApiError::Forbidden,
+            crate::service::ServiceError::NotFound => ApiError::NotFound,
+            crate::service::ServiceError::Conflict(message) => ApiError::Conflict { message },
+            crate::service::ServiceError::Unavailable(message) => ApiError::Unavailable { message },
+            crate::service::ServiceError::Busy => ApiError::Unavailable {
+                message: "Verdict is busy ingesting; retry in a second".into(),
+            },
+            crate::service::ServiceError::Unexpected(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "unexpected error");
+                ApiError::Internal
+            }
+        }
+    }
+}

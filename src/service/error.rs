@@ -1,4 +1,3 @@
-use crate::api::ApiError;
 use crate::domain::FieldError;
 
 /// What a use case can fail with. Each variant maps to one HTTP status; `Unexpected` keeps
@@ -22,25 +21,4 @@ pub enum ServiceError {
     Busy,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
-}
-
-impl From<ServiceError> for ApiError {
-    /// The one place where unexpected errors are logged, with their whole cause chain.
-    fn from(err: ServiceError) -> Self {
-        match err {
-            ServiceError::Invalid(fields) => ApiError::Invalid { fields },
-            ServiceError::Unauthorized => ApiError::Unauthorized,
-            ServiceError::Forbidden => ApiError::Forbidden,
-            ServiceError::NotFound => ApiError::NotFound,
-            ServiceError::Conflict(message) => ApiError::Conflict { message },
-            ServiceError::Unavailable(message) => ApiError::Unavailable { message },
-            ServiceError::Busy => ApiError::Unavailable {
-                message: "Verdict is busy ingesting; retry in a second".into(),
-            },
-            ServiceError::Unexpected(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "unexpected error");
-                ApiError::Internal
-            }
-        }
-    }
 }
