@@ -2,17 +2,21 @@
 //! power, charts and a recommendation with its reasons. Pure functions over per-user
 //! rollups; see docs/STATISTICS.md for the methods.
 
+mod chart_data;
+mod compare;
 mod compute;
 mod estimate;
 mod model;
 mod plan;
+mod rows;
 
-pub use compute::{DayRow, Observed, UserRow, compute, is_final};
+pub use compute::{compute, is_final};
 pub use estimate::{CompletionEstimate, MAX_ESTIMATE_DAYS, estimate_completion};
 pub use model::*;
 pub use plan::{
     DEFAULT_MDE, Plan, criterion_null, effect_words, is_strict, judge, mde, plan, required_for,
 };
+pub use rows::{DayRow, Observed, UserRow};
 
 #[cfg(test)]
 mod tests;
