@@ -5,7 +5,7 @@ use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Action, DeployRequest, ExperimentInput};
 use crate::domain::{Principal, Role};
 use crate::runtime::Runtime;
-use crate::service::{ServiceError, experiments, results, runtime as rt};
+use crate::service::{ServiceError, events, experiments, results};
 use anyhow::{Context, anyhow};
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
@@ -277,7 +277,9 @@ async fn send_traffic(
         }
     }
     for chunk in events.chunks(5_000) {
-        rt::track_batch(runtime, root, chunk).await.map_err(svc)?;
+        events::track_batch(runtime, root, chunk)
+            .await
+            .map_err(svc)?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod experiments;
-mod runtime;
+mod resolve;
 #[cfg(feature = "ssr")]
 mod ssr;
 
@@ -15,4 +15,4 @@ pub use auth::*;
 pub use dashboard::*;
 pub use error::ApiError;
 pub use experiments::*;
-pub use runtime::*;
+pub use resolve::*;

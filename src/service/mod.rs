@@ -4,10 +4,11 @@
 
 pub mod access;
 pub mod auth;
+pub mod events;
 pub mod experiments;
 pub mod jobs;
+pub mod resolve;
 pub mod results;
-pub mod runtime;
 pub mod tokens;
 
 mod error;

@@ -4,12 +4,13 @@
 
 mod docs;
 pub mod error;
+mod events;
 mod experiments;
 mod extract;
-mod runtime;
+mod resolve;
 
 pub use error::RestError;
-pub use runtime::Resolved;
+pub use resolve::Resolved;
 
 use super::AppState;
 use axum::Router;
@@ -18,14 +19,15 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// The REST routes and their OpenAPI document. The admin routes read bodies of at most
 /// `MAX_ADMIN_BODY` (an experiment's definition with its targeting lists), after the caller
-/// was found allowed to send one; the runtime routes bound theirs one by one (`runtime`).
+/// was found allowed to send one; the runtime routes (`resolve`, `events`) bound theirs one by one.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let experiments = experiments::router().layer(axum::extract::DefaultBodyLimit::max(
         crate::domain::limits::MAX_ADMIN_BODY,
     ));
     OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/api/v1/admin/insights/experiments", experiments)
-        .merge(runtime::router())
+        .merge(resolve::router())
+        .merge(events::router())
         .routes(utoipa_axum::routes!(super::health::healthz))
         .split_for_parts()
 }

@@ -8,7 +8,7 @@ use leptos::server_fn::codec::Json;
 #[server(prefix = "/api/fn", endpoint = "resolve", input = Json)]
 pub async fn resolve(request: ResolveRequest) -> Result<Vec<ResolvedConfig>, ApiError> {
     let (state, who) = super::ssr::caller().await?;
-    super::ssr::respond(crate::service::runtime::resolve(
+    super::ssr::respond(crate::service::resolve::resolve(
         &state.runtime,
         &who,
         &request,

@@ -1,13 +1,12 @@
-//! The runtime use cases: resolve and event ingestion (spec: applyABTestVariant,
-//! trackEvent). Resolve answers from memory; events are checked against the in-memory
-//! snapshot, then committed by the group-commit pipeline before they are acknowledged.
+//! Event tracking (spec: trackEvent): events are checked against the runtime's in-memory
+//! snapshot, then committed by the group-commit pipeline (`runtime::ingest`) before they are
+//! acknowledged.
 
 use super::ServiceError;
 use crate::domain::assignment::RequestContext;
 use crate::domain::event::{EventDraft, EventFrame, MAX_BATCH, parse_event};
 use crate::domain::experiment::SYSTEM_TENANT;
-use crate::domain::limits::scope_problem;
-use crate::domain::resolve::{Resolution, ResolveRequest, Snapshot, assignment_in};
+use crate::domain::resolve::{Snapshot, assignment_in};
 use crate::domain::{FieldError, Principal};
 use crate::runtime::Runtime;
 use crate::runtime::ingest::{IngestError, Outcome, PreparedEvent};
@@ -18,46 +17,6 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
-
-/// Checks the request and answers it with `answer` over the resolutions (borrowed from the
-/// snapshot, so nothing is copied on the hot path).
-pub fn resolve<R>(
-    runtime: &Runtime,
-    who: &Principal,
-    request: &ResolveRequest,
-    answer: impl FnOnce(&[Resolution<'_>]) -> R,
-) -> Result<R, ServiceError> {
-    let mut errors = Vec::new();
-    if request.tenant_id.trim().is_empty() || request.tenant_id.len() > 200 {
-        errors.push(FieldError::new("tenantId", "must have 1 to 200 characters"));
-    }
-    if request.user_id.is_empty() || request.user_id.len() > 1000 {
-        errors.push(FieldError::new("userId", "must have 1 to 1000 characters"));
-    }
-    if request
-        .intent
-        .as_ref()
-        .is_some_and(|i| i.is_empty() || i.chars().count() > 200)
-    {
-        errors.push(FieldError::new("intent", "must have 1 to 200 characters"));
-    }
-    if let Some(problem) = request.scope.as_ref().and_then(scope_problem) {
-        errors.push(FieldError::new("scope", problem));
-    }
-    if !errors.is_empty() {
-        return Err(ServiceError::Invalid(errors));
-    }
-    if !who.can_run(&request.tenant_id) {
-        return Err(ServiceError::Forbidden);
-    }
-    let ctx = RequestContext {
-        tenant_id: &request.tenant_id,
-        user_id: &request.user_id,
-        intent: request.intent.as_deref(),
-        scope: request.scope.as_ref(),
-    };
-    Ok(runtime.resolve_with(&ctx, answer))
-}
 
 /// Checks a parsed event against the live experiments.
 fn prepare(

@@ -1,6 +1,6 @@
-//! The runtime API on the AI product's hot path: resolve and events. The caller's role is
-//! checked before any body is read, and each route reads at most what it needs
-//! (`domain::limits`); a batch is parsed by a visitor that stops at the event limit.
+//! Events on the AI product's hot path: one event, or a batch. The caller's role is checked
+//! before any body is read, and each route reads at most what it needs (`domain::limits`);
+//! a batch is parsed by a visitor that stops at the event limit.
 
 use super::RestError;
 use super::error::{ErrorBody, Refusals};
@@ -8,35 +8,21 @@ use super::extract::{RuntimeCaller, body_bytes, experiment_id, json_body};
 use crate::domain::FieldError;
 use crate::domain::event::{BatchError, parse_batch};
 use crate::domain::limits::{MAX_BATCH_BODY, MAX_SMALL_BODY};
-use crate::domain::resolve::{ResolveRequest, answer_json};
 use crate::server::AppState;
 use crate::service::ServiceError;
-use crate::service::runtime as svc;
+use crate::service::events as svc;
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(resolve))
         .routes(routes!(track_event))
         .routes(routes!(track_batch))
 }
-
-/// What a resolve answers: one entry per target an active experiment or a deployed winner
-/// covers for the user.
-#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Resolved {
-    pub tenant_id: String,
-    pub user_id: String,
-    pub assignments: Vec<crate::domain::resolve::ResolvedConfig>,
-}
-
 /// An event as sent (docs/API.md, "One event"). Checked field by field by
 /// `domain::event::parse_event`; described here for the OpenAPI document.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -132,23 +118,6 @@ pub struct BatchInput {
 enum BatchRefused {
     Report(svc::BatchResult),
     Error(ErrorBody),
-}
-
-/// Which configuration a user gets for every target (answered from memory).
-#[utoipa::path(post, path = "/api/v1/insights/resolve", tag = "runtime", request_body = ResolveRequest,
-    responses((status = 200, description = "The user's configurations", body = Resolved),
-              (status = 422, description = "A refused field, with why", body = ErrorBody),
-              Refusals))]
-async fn resolve(
-    State(state): State<AppState>,
-    RuntimeCaller(who): RuntimeCaller,
-    request: Request,
-) -> Result<Response, RestError> {
-    let request: ResolveRequest = json_body(request, MAX_SMALL_BODY).await?;
-    let body = svc::resolve(&state.runtime, &who, &request, |assignments| {
-        answer_json(&request.tenant_id, &request.user_id, assignments)
-    })?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Stores one event of the experiment; answers once it is committed.
