@@ -2,7 +2,8 @@
 //! hydrates (and without plotters in the WASM bundle). Pure functions of the report's chart
 //! data; text is SVG `<text>`, so no fonts are needed.
 
-use crate::domain::results::{CategoryData, DayPoint, Distribution};
+use crate::domain::assignment::Variant;
+use crate::domain::results::{CategoryData, DayPoint, Distribution, Scale};
 use plotters::prelude::*;
 
 const WIDTH: u32 = 560;
@@ -69,8 +70,8 @@ pub fn quality_over_time(points: &[DayPoint]) -> String {
             .label_style((FONT, 12))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
-        for (name, color) in [("control", CONTROL), ("treatment", TREATMENT)] {
-            let series: Vec<&DayPoint> = points.iter().filter(|p| p.variant == name).collect();
+        for (arm, color) in [(Variant::Control, CONTROL), (Variant::Treatment, TREATMENT)] {
+            let series: Vec<&DayPoint> = points.iter().filter(|p| p.variant == arm).collect();
             if series.is_empty() {
                 continue;
             }
@@ -90,7 +91,7 @@ pub fn quality_over_time(points: &[DayPoint]) -> String {
             let line: Vec<(f64, f64)> = series.iter().map(|p| (index(p.day), p.mean)).collect();
             chart
                 .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?
-                .label(if name == "control" {
+                .label(if arm == Variant::Control {
                     "Control"
                 } else {
                     "Treatment"
@@ -143,7 +144,7 @@ pub fn latency_distribution(d: &Distribution) -> String {
             .build_cartesian_2d(0f64..bins as f64, 0f64..top * 1.1)?;
         chart
             .configure_mesh()
-            .x_desc(if d.scale == "log" {
+            .x_desc(if d.scale == Scale::Log {
                 "latency, ms (log bins)"
             } else {
                 "latency, ms"
@@ -279,7 +280,7 @@ mod tests {
         let days = vec![
             DayPoint {
                 day: "2026-11-20".parse().unwrap(),
-                variant: "control".into(),
+                variant: Variant::Control,
                 n: 10,
                 mean: 0.6,
                 lower: Some(0.55),
@@ -288,7 +289,7 @@ mod tests {
             },
             DayPoint {
                 day: "2026-11-21".parse().unwrap(),
-                variant: "control".into(),
+                variant: Variant::Control,
                 n: 10,
                 mean: 0.62,
                 lower: Some(0.57),
@@ -297,7 +298,7 @@ mod tests {
             },
             DayPoint {
                 day: "2026-11-20".parse().unwrap(),
-                variant: "treatment".into(),
+                variant: Variant::Treatment,
                 n: 10,
                 mean: 0.7,
                 lower: Some(0.65),
@@ -312,7 +313,7 @@ mod tests {
             edges: vec![1.0, 10.0, 100.0],
             control: vec![3, 1],
             treatment: vec![1, 4],
-            scale: "log".into(),
+            scale: Scale::Log,
         };
         assert!(latency_distribution(&d).contains("log bins"));
         let c = CategoryData {

@@ -141,7 +141,7 @@ pub struct PageResults {
     pub sequential: bool,
     /// Which test decided, and why it may be trusted under peeking.
     pub decided_by: String,
-    pub winner: Option<String>,
+    pub winner: Option<Variant>,
     /// Request-level p95 latency of (control, treatment), ms.
     pub request_p95: [Option<f64>; 2],
     /// treatment − control request p95 (ms) with its interval: (difference, lower, upper).

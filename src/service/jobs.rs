@@ -5,6 +5,7 @@
 use super::ServiceError;
 use super::results::{REFRESH_EVERY, recompute};
 use crate::domain::experiment::Action;
+use crate::domain::results::ReasonKind;
 use crate::domain::{ExperimentStatus, Principal, Role};
 use crate::store;
 use anyhow::Context;
@@ -68,25 +69,14 @@ async fn refresh_one(pool: &PgPool, id: Uuid) -> Result<bool, ServiceError> {
             && e.spec.auto_pause_on_guardrail
             && report.detail.guardrail_breached
         {
-            let why: Vec<&String> = report
-                .detail
-                .reasons
-                .iter()
-                .filter(|r| r.starts_with("guardrail"))
-                .collect();
+            let why: Vec<&str> = report.detail.reasons_of(ReasonKind::Guardrail).collect();
             tracing::warn!(experiment_id = %e.id, reasons = ?why, "guardrail breached: pausing");
             super::experiments::transition_with_reason(
                 pool,
                 &root,
                 e.id,
                 Action::Pause,
-                &format!(
-                    "auto_pause: {}",
-                    why.iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
+                &format!("auto_pause: {}", why.join("; ")),
             )
             .await?;
         }

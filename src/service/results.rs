@@ -143,7 +143,7 @@ pub async fn finalize(pool: &PgPool, e: &Experiment) -> Result<(), ServiceError>
     let results = json!({
         "control": d.control,
         "treatment": d.treatment,
-        "winner": e.winner.map(|w| w.as_str()).or(d.winner.as_deref()),
+        "winner": e.winner.or(d.winner),
         "statisticalSignificance": report.comparison.statistical_significance,
         "confidenceLevel": report.comparison.confidence_level,
         "recommendation": report.comparison.recommendation,

@@ -317,7 +317,7 @@ fn PageBody(
     let id = e.id;
     let status = e.status;
     let manage = page.can_manage;
-    let winner = r.winner.clone();
+    let winner = r.winner;
     let duration = match (e.start_date, e.end_date) {
         (Some(s), Some(end)) => format!("{} – {}", date(s), date(end)),
         (Some(s), None) => format!("{} – Ongoing", date(s)),
@@ -356,7 +356,7 @@ fn PageBody(
                     <a class="back" href="/" aria-label="Back to the experiments">"←"</a>
                     <h1>{e.name.clone()}</h1>
                     <StatusBadge status />
-                    {winner.clone().map(|w| view! { <span class="winner" data-testid="winner">"🏆 " {w} " wins"</span> })}
+                    {winner.map(|w| view! { <span class="winner" data-testid="winner">"🏆 " {w.as_str()} " wins"</span> })}
                 </div>
             </div>
             <section class="info">

@@ -22,7 +22,7 @@ pub(super) fn latency_distribution(users: &[UserRow]) -> Distribution {
         all.iter().copied().reduce(f64::max),
     ) else {
         return Distribution {
-            scale: "linear".into(),
+            scale: Scale::Linear,
             ..Distribution::default()
         };
     };
@@ -58,7 +58,7 @@ pub(super) fn latency_distribution(users: &[UserRow]) -> Distribution {
         control: count(&c),
         treatment: count(&t),
         edges,
-        scale: if heavy { "log" } else { "linear" }.into(),
+        scale: if heavy { Scale::Log } else { Scale::Linear },
     }
 }
 
@@ -120,7 +120,7 @@ pub(super) fn quality_over_time(
                 .and_then(finite);
             DayPoint {
                 day: d.day,
-                variant: d.variant.as_str().to_owned(),
+                variant: d.variant,
                 n,
                 mean,
                 lower: half.map(|h| mean - h),

@@ -22,12 +22,6 @@ pub(super) fn improvement(direction: Direction, lift: f64) -> f64 {
         Direction::LowerIsBetter => -lift,
     }
 }
-pub(super) fn direction_name(d: Direction) -> &'static str {
-    match d {
-        Direction::HigherIsBetter => "higher_is_better",
-        Direction::LowerIsBetter => "lower_is_better",
-    }
-}
 pub(super) struct Compared {
     pub(super) row: MetricComparison,
     pub(super) control: Summary,
@@ -65,7 +59,7 @@ pub(super) fn running_min(prev: Option<f64>, cur: Option<f64>) -> Option<f64> {
 }
 pub(super) fn compare(
     metric: Metric,
-    role: &str,
+    role: MetricRole,
     (c, t): (&[f64], &[f64]),
     confidence: f64,
     tuning_n: f64,
@@ -76,7 +70,7 @@ pub(super) fn compare(
     let mut row = MetricComparison {
         control_mean: (sc.n > 0).then_some(sc.mean).and_then(finite),
         treatment_mean: (st.n > 0).then_some(st.mean).and_then(finite),
-        ..MetricComparison::empty(metric.as_str(), direction_name(metric.direction()), role)
+        ..MetricComparison::empty(Measure::Metric(metric), metric.direction(), role)
     };
     match welch_test(&sc, &st, confidence) {
         Ok(w) => {
@@ -168,7 +162,7 @@ pub(super) fn cuped(users: &[UserRow], metric: Metric, confidence: f64) -> Optio
         Ok(adjusted) => {
             let welch = welch_test(&adjusted.control, &adjusted.treatment, confidence).ok();
             CupedResult {
-                metric: metric.as_str().to_owned(),
+                metric,
                 users: users_with_covariate,
                 insufficient: None,
                 theta: Some(adjusted.theta),
@@ -181,7 +175,7 @@ pub(super) fn cuped(users: &[UserRow], metric: Metric, confidence: f64) -> Optio
             }
         }
         Err(err) => CupedResult {
-            metric: metric.as_str().to_owned(),
+            metric,
             users: users_with_covariate,
             insufficient: Some(insufficient_text(&err)),
             theta: None,

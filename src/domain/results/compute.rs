@@ -8,7 +8,7 @@ use super::plan;
 use crate::domain::ExperimentStatus;
 use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Experiment, Metric, Operator};
-use crate::domain::stats::{Proportion, holm_adjust, proportion_z_test, srm_check};
+use crate::domain::stats::{Direction, Proportion, holm_adjust, proportion_z_test, srm_check};
 use chrono::{DateTime, Duration, Utc};
 
 use super::chart_data::*;
@@ -40,22 +40,17 @@ pub fn compute(
     let plan = plan::plan(&e.spec);
     let previous = previous.filter(|p| same_plan(e, p, plan.tuning_n, confidence));
     let remembered = |metric: Metric| {
-        previous.and_then(|p| {
-            p.detail
-                .metrics
-                .iter()
-                .find(|m| m.metric == metric.as_str())
-        })
+        previous.and_then(|p| p.detail.metrics.iter().find(|m| m.metric == metric))
     };
     let control = variant_results(users, Variant::Control);
     let treatment = variant_results(users, Variant::Treatment);
-    let mut reasons = Vec::new();
+    let mut reasons: Vec<(ReasonKind, String)> = Vec::new();
 
     // The criterion's metric is the primary one: it decides. A different `primaryMetric`
     // (allowed by the spec's shape) is a guardrail, like the secondary metrics.
     let primary_metric = e.spec.success_criteria.metric;
     let mut compared: Vec<Compared> = Vec::new();
-    let mut add = |m: Metric, role: &str| {
+    let mut add = |m: Metric, role: MetricRole| {
         let (c, t) = values(users, m);
         compared.push(compare(
             m,
@@ -66,23 +61,22 @@ pub fn compute(
             remembered(m),
         ));
     };
-    add(primary_metric, "primary");
+    add(primary_metric, MetricRole::Primary);
     if e.spec.primary_metric != primary_metric {
-        add(e.spec.primary_metric, "primary_guardrail");
+        add(e.spec.primary_metric, MetricRole::PrimaryGuardrail);
     }
     for m in &e.spec.secondary_metrics {
         if *m != primary_metric && *m != e.spec.primary_metric {
-            add(*m, "secondary");
+            add(*m, MetricRole::Secondary);
         }
     }
     // Holm–Bonferroni over the guardrails (the secondary metrics, and `primaryMetric` when
     // it is not the criterion's) that have a test.
     let alpha = 1.0 - confidence;
-    let is_guardrail = |role: &str| role == "secondary" || role == "primary_guardrail";
     let guardrails: Vec<usize> = compared
         .iter()
         .enumerate()
-        .filter(|(_, x)| is_guardrail(&x.row.role) && x.p_in_force.is_some())
+        .filter(|(_, x)| x.row.role.is_guardrail() && x.p_in_force.is_some())
         .map(|(i, _)| i)
         .collect();
     let raw: Vec<f64> = guardrails
@@ -97,11 +91,7 @@ pub fn compute(
     let mut guardrail_breached = false;
     for x in &mut compared {
         let p = x.row.adjusted_p_value.or(x.p_in_force);
-        let direction = Metric::ALL
-            .into_iter()
-            .find(|m| m.as_str() == x.row.metric)
-            .map(|m| m.direction())
-            .unwrap_or_default();
+        let direction = x.row.direction;
         x.row.significant = p.is_some_and(|p| p < alpha);
         // The side comes from the always-valid interval (it excludes 0 when significant).
         let side = x
@@ -110,13 +100,13 @@ pub fn compute(
             .map(|ci| if ci.upper < 0.0 { -1.0 } else { 1.0 })
             .unwrap_or_else(|| x.row.absolute_difference.unwrap_or(0.0));
         x.row.worse = x.row.significant && improvement(direction, side) < 0.0;
-        if is_guardrail(&x.row.role) && x.row.worse {
+        if x.row.role.is_guardrail() && x.row.worse {
             guardrail_breached = true;
-            reasons.push(format!(
+            reasons.push((ReasonKind::Guardrail, format!(
                 "guardrail: {} is significantly worse in the treatment (always-valid, Holm-adjusted p = {:.4})",
                 x.row.metric,
                 p.unwrap_or(1.0)
-            ));
+            )));
         }
     }
 
@@ -140,19 +130,22 @@ pub fn compute(
     .ok();
     let srm_flag = srm.as_ref().is_some_and(|s| s.mismatch);
     if let Some(s) = srm.as_ref().filter(|s| s.mismatch) {
-        reasons.push(format!(
+        reasons.push((ReasonKind::SampleRatioMismatch, format!(
             "sample ratio mismatch: {} control vs {} treatment {srm_basis} where the allocation expects {:.0} vs {:.0} (p = {:.2e}); the assignment or the event pipeline is broken, so no result can be trusted",
             srm_counts[0], srm_counts[1], s.expected.first().copied().unwrap_or(0.0), s.expected.get(1).copied().unwrap_or(0.0), s.p_value
-        ));
+        )));
     }
 
     // Minimums.
     let min_samples = u64::from(e.spec.min_samples_per_variant);
     let samples_ok = control.samples >= min_samples && treatment.samples >= min_samples;
     if !samples_ok {
-        reasons.push(format!(
-            "minimum samples not reached: {} control and {} treatment users of {} each",
-            control.samples, treatment.samples, min_samples
+        reasons.push((
+            ReasonKind::MinimumSamples,
+            format!(
+                "minimum samples not reached: {} control and {} treatment users of {} each",
+                control.samples, treatment.samples, min_samples
+            ),
         ));
     }
     let ran_days = e
@@ -160,19 +153,34 @@ pub fn compute(
         .map(|s| (e.end_date.unwrap_or(now) - s).num_hours() as f64 / 24.0);
     let duration_ok = ran_days.is_some_and(|d| d >= f64::from(e.spec.min_duration));
     if !duration_ok {
-        reasons.push(format!(
-            "minimum duration not reached: {:.1} of {} days",
-            ran_days.unwrap_or(0.0),
-            e.spec.min_duration
+        reasons.push((
+            ReasonKind::MinimumDuration,
+            format!(
+                "minimum duration not reached: {:.1} of {} days",
+                ran_days.unwrap_or(0.0),
+                e.spec.min_duration
+            ),
         ));
     }
     if let Some(p) = primary.and_then(|p| p.row.insufficient.as_ref()) {
-        reasons.push(format!("primary metric {}: {p}", primary_metric.as_str()));
+        reasons.push((
+            ReasonKind::PrimaryUntestable,
+            format!("primary metric {}: {p}", primary_metric.as_str()),
+        ));
     }
     match success.met {
-        Some(true) => reasons.push(format!("criterion met: {}", success.text)),
-        Some(false) => reasons.push(format!("criterion not met: {}", success.text)),
-        None => reasons.push(format!("criterion undecided so far: {}", success.text)),
+        Some(true) => reasons.push((
+            ReasonKind::Criterion,
+            format!("criterion met: {}", success.text),
+        )),
+        Some(false) => reasons.push((
+            ReasonKind::Criterion,
+            format!("criterion not met: {}", success.text),
+        )),
+        None => reasons.push((
+            ReasonKind::Criterion,
+            format!("criterion undecided so far: {}", success.text),
+        )),
     }
     // A superiority criterion cannot be met by a metric that is significantly worse; a
     // non-inferiority criterion allows a worsening within its margin, so there the
@@ -183,9 +191,12 @@ pub fn compute(
     );
     let primary_worse = superiority && primary.is_some_and(|p| p.row.worse);
     if primary_worse {
-        reasons.push(format!(
-            "{} is significantly worse in the treatment",
-            primary_metric.as_str()
+        reasons.push((
+            ReasonKind::PrimaryWorse,
+            format!(
+                "{} is significantly worse in the treatment",
+                primary_metric.as_str()
+            ),
         ));
     }
     let recommendation = if srm_flag {
@@ -299,9 +310,9 @@ pub fn compute(
     );
     let mut metrics: Vec<MetricComparison> = compared.into_iter().map(|c| c.row).collect();
     let feedback = MetricComparison::empty(
-        "satisfaction_feedback",
-        "higher_is_better",
-        "feedback proportion (two-proportion z-test over feedback events)",
+        Measure::SatisfactionFeedback,
+        Direction::HigherIsBetter,
+        MetricRole::FeedbackProportion,
     );
     metrics.push(match &satisfaction_test {
         Ok(p) => MetricComparison {
@@ -323,14 +334,18 @@ pub fn compute(
         },
     });
     if data.users_in_both_arms > 0 {
-        reasons.push(format!(
-            "{} user(s) with events in both arms are left out of every figure",
-            data.users_in_both_arms
+        reasons.push((
+            ReasonKind::UsersInBothArms,
+            format!(
+                "{} user(s) with events in both arms are left out of every figure",
+                data.users_in_both_arms
+            ),
         ));
     }
-    let winner = e.winner.map(|w| w.as_str().to_owned()).or_else(|| {
-        (recommendation == Recommendation::DeployTreatment).then(|| "treatment".to_owned())
+    let winner = e.winner.or_else(|| {
+        (recommendation == Recommendation::DeployTreatment).then_some(Variant::Treatment)
     });
+    let (reason_kinds, reasons) = reasons.into_iter().unzip();
     ResultsReport {
         experiment_id: e.id,
         name: e.spec.name.clone(),
@@ -364,6 +379,7 @@ pub fn compute(
             power,
             cuped: cuped(users, primary_metric, confidence),
             reasons,
+            reason_kinds,
             sequential: true,
             tuning_n: plan.tuning_n,
             looks,

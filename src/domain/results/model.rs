@@ -1,7 +1,9 @@
 //! The results report: the spec's shape (GET …/results), plus the full detail.
 
 use crate::domain::ExperimentStatus;
-use crate::domain::stats::{Interval, QuantileDifference, QuantileEstimate, SrmCheck};
+use crate::domain::assignment::Variant;
+use crate::domain::experiment::Metric;
+use crate::domain::stats::{Direction, Interval, QuantileDifference, QuantileEstimate, SrmCheck};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -108,15 +110,111 @@ pub struct VariantResults {
     pub satisfaction_rate: Option<f64>,
 }
 
+/// What a comparison row compares: one of the metrics, per user, or the share of positive
+/// feedback over feedback events. Serialised as the metric's name, or
+/// `satisfaction_feedback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Metric(Metric),
+    SatisfactionFeedback,
+}
+
+impl Measure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Metric(m) => m.as_str(),
+            Measure::SatisfactionFeedback => "satisfaction_feedback",
+        }
+    }
+}
+
+impl PartialEq<Metric> for Measure {
+    fn eq(&self, other: &Metric) -> bool {
+        *self == Measure::Metric(*other)
+    }
+}
+
+impl std::fmt::Display for Measure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Measure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Measure {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        if name == "satisfaction_feedback" {
+            return Ok(Measure::SatisfactionFeedback);
+        }
+        name.parse::<Metric>()
+            .map(Measure::Metric)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a compared metric is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MetricRole {
+    /// The success criterion's metric: it decides.
+    Primary,
+    /// `primaryMetric` when it is not the criterion's: a guardrail.
+    PrimaryGuardrail,
+    /// A secondary metric: a guardrail.
+    Secondary,
+    /// The feedback proportion, shown beside the per-user satisfaction: it decides nothing.
+    #[serde(rename = "feedback proportion (two-proportion z-test over feedback events)")]
+    FeedbackProportion,
+}
+
+impl MetricRole {
+    /// Whether a significant worsening of the metric breaches a guardrail.
+    pub fn is_guardrail(self) -> bool {
+        matches!(self, MetricRole::PrimaryGuardrail | MetricRole::Secondary)
+    }
+}
+
+/// What a reason of the recommendation is about, for code that acts on some of them (the
+/// guardrail circuit breaker); the text is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonKind {
+    /// A guardrail metric is significantly worse in the treatment.
+    Guardrail,
+    /// The arms' sizes do not match the allocation.
+    SampleRatioMismatch,
+    /// Fewer users than `minSamplesPerVariant` in an arm.
+    MinimumSamples,
+    /// Fewer days than `minDuration`.
+    MinimumDuration,
+    /// The primary metric could not be tested (not enough data).
+    PrimaryUntestable,
+    /// Where the success criterion stands: met, not met, or undecided.
+    Criterion,
+    /// The criterion's metric is significantly worse in the treatment.
+    PrimaryWorse,
+    /// Users with events in both arms were left out.
+    UsersInBothArms,
+}
+
 /// One metric compared between the arms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricComparison {
-    pub metric: String,
-    /// "higher_is_better" or "lower_is_better".
-    pub direction: String,
-    pub role: String,
+    /// A metric's name, or `satisfaction_feedback`.
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
+    pub metric: Measure,
+    pub direction: Direction,
+    pub role: MetricRole,
     /// Why no test could be made ("not enough data: …"); the figures below are then absent.
     pub insufficient: Option<String>,
     pub control_mean: Option<f64>,
@@ -148,11 +246,11 @@ pub struct MetricComparison {
 
 impl MetricComparison {
     /// A comparison of `metric` with no figures yet (each test fills in its own).
-    pub fn empty(metric: &str, direction: &str, role: &str) -> Self {
+    pub fn empty(metric: Measure, direction: Direction, role: MetricRole) -> Self {
         Self {
-            metric: metric.to_owned(),
-            direction: direction.to_owned(),
-            role: role.to_owned(),
+            metric,
+            direction,
+            role,
             insufficient: None,
             control_mean: None,
             treatment_mean: None,
@@ -223,7 +321,7 @@ pub struct PowerEstimate {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CupedResult {
-    pub metric: String,
+    pub metric: Metric,
     /// Users who sent a pre-experiment value (only they are in this analysis).
     pub users: u64,
     pub insufficient: Option<String>,
@@ -245,7 +343,7 @@ pub struct CupedResult {
 #[serde(rename_all = "camelCase")]
 pub struct DayPoint {
     pub day: NaiveDate,
-    pub variant: String,
+    pub variant: Variant,
     /// Events with a quality that day.
     pub n: u64,
     pub mean: f64,
@@ -297,8 +395,19 @@ pub struct Distribution {
     pub edges: Vec<f64>,
     pub control: Vec<u64>,
     pub treatment: Vec<u64>,
-    /// "log" for heavy tails, "linear" otherwise.
-    pub scale: String,
+    pub scale: Scale,
+}
+
+/// How a histogram's bins are spaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// Equal widths.
+    #[default]
+    Linear,
+    /// Equal ratios, for heavy tails.
+    Log,
 }
 
 /// Counts per feedback category per arm.
@@ -333,7 +442,13 @@ pub struct Detail {
     pub power: PowerEstimate,
     /// CUPED, when events carry `metrics.pre_experiment`.
     pub cuped: Option<CupedResult>,
+    /// Why the recommendation is what it is, for people.
     pub reasons: Vec<String>,
+    /// What each of `reasons` is about, position by position (absent from snapshots stored
+    /// before kinds were kept). Written with [`Detail::reasons_of`] in mind: code matches on
+    /// the kind, never on the text.
+    #[serde(default)]
+    pub reason_kinds: Vec<ReasonKind>,
     /// Whether the always-valid (sequential) test decides: always `true` (it decides at
     /// every look, running or ended; see `decidedBy`).
     pub sequential: bool,
@@ -354,9 +469,20 @@ pub struct Detail {
     /// Request-level latency percentiles, when the sketches were read.
     #[serde(default)]
     pub request_latency: Option<RequestLatency>,
-    pub winner: Option<String>,
+    pub winner: Option<Variant>,
     pub guardrail_breached: bool,
     pub method: String,
+}
+
+impl Detail {
+    /// The reasons of one kind.
+    pub fn reasons_of(&self, kind: ReasonKind) -> impl Iterator<Item = &str> {
+        self.reasons
+            .iter()
+            .zip(&self.reason_kinds)
+            .filter(move |(_, k)| **k == kind)
+            .map(|(r, _)| r.as_str())
+    }
 }
 
 /// The results of an experiment.

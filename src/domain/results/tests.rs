@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::experiment::Metric;
 
 /// One look with no earlier look and no assignment counts.
 fn run(
@@ -206,7 +207,7 @@ fn a_latency_regression_on_a_guardrail_keeps_control() {
         .detail
         .metrics
         .iter()
-        .find(|m| m.metric == "latency")
+        .find(|m| m.metric == Metric::Latency)
         .unwrap();
     assert!(latency.worse && latency.adjusted_p_value.is_some());
     assert!(
@@ -215,6 +216,50 @@ fn a_latency_regression_on_a_guardrail_keeps_control() {
             .iter()
             .any(|x| x.starts_with("guardrail: latency"))
     );
+    // Every reason has its kind; the circuit breaker finds the breach by kind.
+    assert_eq!(r.detail.reasons.len(), r.detail.reason_kinds.len());
+    let breaches: Vec<&str> = r.detail.reasons_of(ReasonKind::Guardrail).collect();
+    assert_eq!(breaches.len(), 1);
+    assert!(breaches[0].contains("latency"));
+    assert!(
+        r.detail
+            .reasons_of(ReasonKind::Criterion)
+            .all(|x| x.starts_with("criterion"))
+    );
+}
+
+/// The typed fields are written as the names the API always had, and read back the same;
+/// a snapshot stored before reason kinds were kept still reads (with no kinds).
+#[test]
+fn typed_results_fields_keep_their_wire_names_and_round_trip() {
+    let e = experiment(ExperimentStatus::Completed, &["latency"], 10);
+    let r = run(
+        &e,
+        &users(2000, (0.60, 0.70), (1000.0, 1500.0), 4),
+        &[],
+        Utc::now(),
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    let metrics = json["detail"]["metrics"].as_array().unwrap();
+    let names: Vec<&str> = metrics
+        .iter()
+        .map(|m| m["metric"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["quality", "latency", "satisfaction_feedback"]);
+    assert_eq!(metrics[1]["role"], "secondary");
+    assert_eq!(metrics[1]["direction"], "lower_is_better");
+    assert_eq!(
+        metrics[2]["role"],
+        "feedback proportion (two-proportion z-test over feedback events)"
+    );
+    assert_eq!(json["detail"]["reasonKinds"][0], "guardrail");
+    let back: ResultsReport = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, r);
+    let mut old = json;
+    old["detail"].as_object_mut().unwrap().remove("reasonKinds");
+    let old: ResultsReport = serde_json::from_value(old).unwrap();
+    assert_eq!(old.detail.reasons, r.detail.reasons);
+    assert_eq!(old.detail.reasons_of(ReasonKind::Guardrail).count(), 0);
 }
 
 #[test]
@@ -296,7 +341,7 @@ fn charts_share_bins_and_count_feedback() {
         Utc::now(),
     );
     let d = &r.charts.latency_distribution;
-    assert_eq!(d.scale, "log");
+    assert_eq!(d.scale, Scale::Log);
     assert_eq!(d.edges.len(), d.control.len() + 1);
     assert_eq!(d.control.iter().sum::<u64>(), 500);
     assert_eq!(d.treatment.iter().sum::<u64>(), 500);
@@ -505,15 +550,15 @@ fn a_significantly_worse_primary_metric_blocks_a_deploy_on_another_criterion_met
         &[],
         Utc::now(),
     );
-    assert_eq!(r.detail.metrics[0].metric, "quality");
-    assert_eq!(r.detail.metrics[0].role, "primary");
+    assert_eq!(r.detail.metrics[0].metric, Metric::Quality);
+    assert_eq!(r.detail.metrics[0].role, MetricRole::Primary);
     let latency = r
         .detail
         .metrics
         .iter()
-        .find(|m| m.metric == "latency")
+        .find(|m| m.metric == Metric::Latency)
         .unwrap();
-    assert_eq!(latency.role, "primary_guardrail");
+    assert_eq!(latency.role, MetricRole::PrimaryGuardrail);
     assert!(latency.worse);
     assert_eq!(r.comparison.recommendation, Recommendation::KeepControl);
     // statisticalSignificance is the criterion metric's
