@@ -150,7 +150,7 @@ pub async fn upsert_exposures(pool: &PgPool, rows: &[ExposureRow<'_>]) -> sqlx::
     let firsts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.first).collect();
     let lasts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.last).collect();
     let counts: Vec<i64> = rows.iter().map(|r| r.count).collect();
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at,
                                   first_exposure, last_exposure, exposure_count)
          select t, e, u, i, v, f, f, l, c
@@ -161,15 +161,15 @@ pub async fn upsert_exposures(pool: &PgPool, rows: &[ExposureRow<'_>]) -> sqlx::
                                     excluded.first_exposure),
              last_exposure = greatest(assignments.last_exposure, excluded.last_exposure),
              exposure_count = assignments.exposure_count + excluded.exposure_count",
+        &tenants as &[&str],
+        &experiments,
+        &users as &[&str],
+        &ids,
+        &variants as &[&str],
+        &firsts,
+        &lasts,
+        &counts
     )
-    .bind(&tenants)
-    .bind(&experiments)
-    .bind(&users)
-    .bind(&ids)
-    .bind(&variants)
-    .bind(&firsts)
-    .bind(&lasts)
-    .bind(&counts)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

@@ -125,14 +125,16 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
         )
     });
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
-        .bind(FOLD_LOCK)
-        .fetch_one(&mut *tx)
-        .await?;
+    let locked: bool = sqlx::query_scalar!(
+        r#"select pg_try_advisory_xact_lock($1) as "locked!""#,
+        FOLD_LOCK
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if !locked {
         return Ok(None);
     }
-    sqlx::query("savepoint whole").execute(&mut *tx).await?;
+    sqlx::query!("savepoint whole").execute(&mut *tx).await?;
     let folded = match sqlx::query_as::<_, FoldedLatencies>(FOLD.as_str())
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -149,7 +151,7 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
             }
         }
         Err(err) if is_data_error(&err) => {
-            sqlx::query("rollback to savepoint whole")
+            sqlx::query!("rollback to savepoint whole")
                 .execute(&mut *tx)
                 .await?;
             tracing::warn!(error = %err, "some events cannot be folded; finding them");
@@ -220,7 +222,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
         if a > b {
             continue;
         }
-        sqlx::query("savepoint part").execute(&mut *conn).await?;
+        sqlx::query!("savepoint part").execute(&mut *conn).await?;
         match sqlx::query_as::<_, FoldedLatencies>(RANGE.as_str())
             .bind(a)
             .bind(b)
@@ -228,13 +230,13 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
             .await
         {
             Ok(groups) => {
-                sqlx::query("release savepoint part")
+                sqlx::query!("release savepoint part")
                     .execute(&mut *conn)
                     .await?;
                 super::sketches::add_latencies(&mut *conn, &groups).await?;
             }
             Err(err) if is_data_error(&err) => {
-                sqlx::query("rollback to savepoint part")
+                sqlx::query!("rollback to savepoint part")
                     .execute(&mut *conn)
                     .await?;
                 if a == b {
@@ -291,18 +293,19 @@ pub struct Quarantined {
 
 /// The quarantined events, oldest first (at most `limit`).
 pub async fn quarantined(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Quarantined>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Quarantined,
         "select experiment_id, event_id, tenant_id, user_id, reason, quarantined_at
          from fold_quarantine order by quarantined_at, experiment_id, event_id limit $1",
+        limit
     )
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
 
 /// How many events are quarantined.
 pub async fn quarantined_count(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from fold_quarantine")
+    sqlx::query_scalar!(r#"select count(*) as "count!" from fold_quarantine"#)
         .fetch_one(pool)
         .await
 }
@@ -324,8 +327,7 @@ pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
         )
     });
     let mut tx = pool.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(FOLD_LOCK)
+    sqlx::query!("select pg_advisory_xact_lock($1)", FOLD_LOCK)
         .execute(&mut *tx)
         .await?;
     static LATENCIES: LazyLock<String> = LazyLock::new(|| {
