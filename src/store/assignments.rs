@@ -44,6 +44,7 @@ pub async fn assignments(
     if keys.is_empty() {
         return Ok(found);
     }
+    // Dynamic SQL (not `query!`): composed with the `PROBE` subquery it shares with `CREATE`.
     static READ: LazyLock<String> = LazyLock::new(|| {
         format!(
             "select x.ord, a.id, a.control
@@ -81,6 +82,7 @@ pub async fn create_assignments(
     };
     // Rows created come back by their (fresh) id, rows that existed by their position (an
     // index probe per key, see `writer_connection`).
+    // Dynamic SQL (not `query!`): composed with the `PROBE` subquery it shares with `READ`.
     static CREATE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with x as (

@@ -106,6 +106,7 @@ pub fn is_data_error(err: &sqlx::Error) -> bool {
 /// `fold_quarantine`: everyone else's events keep being folded, and the progress moves past
 /// the quarantined ones, so no result reads them until they are repaired and released.
 pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Folded>> {
+    // Dynamic SQL (not `query!`): `unfolded_events`, `add_to_user_metrics`, `LATENCIES_OF_EV`.
     static FOLD: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with ev as materialized (
@@ -169,6 +170,7 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
 /// fails is halved, and a single user whose events still fail has them quarantined with the
 /// database's reason. A user's rollup row is thus never left holding part of a poison.
 async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Folded> {
+    // Dynamic SQL (not `query!`): composed from `unfolded_events` and `OUT_OF_BOUNDS`.
     static WINDOW: LazyLock<String> = LazyLock::new(|| {
         format!(
             "create temporary table fold_window on commit drop as
@@ -180,6 +182,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
             unfolded_events("", "limit $1")
         )
     });
+    // Not `query!`: it reads `fold_window`, a temporary table, unknown to the macros.
     static OUT_OF_BOUNDS_FIRST: &str = "with q as (
              insert into fold_quarantine (experiment_id, event_id, tenant_id, user_id, reason)
              select experiment_id, id, tenant_id, user_id,
@@ -189,6 +192,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
              returning 1
          )
          select count(*) from q";
+    // Dynamic SQL (not `query!`): composed from `add_to_user_metrics` and `LATENCIES_OF_EV`.
     static RANGE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with ev as materialized (
@@ -206,9 +210,11 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
         .bind(limit)
         .execute(&mut *conn)
         .await?;
+    // Not `query!`: `fold_window` is a temporary table, unknown to the macros.
     sqlx::query("create index on fold_window (ord)")
         .execute(&mut *conn)
         .await?;
+    // Not `query!`: `fold_window` is a temporary table, unknown to the macros.
     let (n, users): (i64, i64) =
         sqlx::query_as("select count(*), coalesce(max(ord), 0) from fold_window")
             .fetch_one(&mut *conn)
@@ -244,6 +250,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
                         .as_database_error()
                         .map(|e| e.message().to_owned())
                         .unwrap_or_else(|| err.to_string());
+                    // Not `query!`: `fold_window` is a temporary table, unknown to the macros.
                     quarantined += sqlx::query(
                         "insert into fold_quarantine (experiment_id, event_id, tenant_id,
                              user_id, reason)
@@ -265,6 +272,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
             Err(err) => return Err(err),
         }
     }
+    // Dynamic SQL (not `query!`): reads `fold_window` (temporary) and is composed with `SEQ_BITS`.
     static PROGRESS: LazyLock<String> = LazyLock::new(|| {
         format!(
             "update ingest_streams t
@@ -314,6 +322,7 @@ pub async fn quarantined_count(pool: &PgPool) -> sqlx::Result<i64> {
 /// takes them out of the quarantine, in one transaction under the fold's lock. Fails, leaving
 /// them quarantined, when they still cannot be folded. Returns how many were released.
 pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
+    // Dynamic SQL (not `query!`): composed from `add_to_user_metrics`.
     static RELEASE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with ev as materialized (
@@ -330,6 +339,7 @@ pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
     sqlx::query!("select pg_advisory_xact_lock($1)", FOLD_LOCK)
         .execute(&mut *tx)
         .await?;
+    // Dynamic SQL (not `query!`): composed from `LATENCIES_OF_EV`.
     static LATENCIES: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with ev as materialized (
@@ -354,6 +364,7 @@ pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
 /// Forgets the streams of writers long gone (a writer takes a new stream at least hourly)
 /// whose events are all folded.
 pub async fn forget_finished_streams(conn: &mut PgConnection) -> sqlx::Result<u64> {
+    // Dynamic SQL (not `query!`): composed from `after_progress`.
     static FORGET: LazyLock<String> = LazyLock::new(|| {
         format!(
             "delete from ingest_streams s

@@ -69,6 +69,7 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserR
             .filter(|c| !c.ends_with("_ts"))
             .collect()
     }
+    // Dynamic SQL (not `query!`): composed of the fold's column lists and `unfolded_events`.
     static USER_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         let summed: Vec<String> = read_columns()
             .iter()
@@ -96,12 +97,14 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserR
             summed.join(", ")
         )
     });
+    // Dynamic SQL (not `query!`): composed from `unfolded_events`.
     static ANY_UNFOLDED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "select exists (select from {})",
             unfolded_events("and experiment_id = $1", "")
         )
     });
+    // Dynamic SQL (not `query!`): its columns come from `USER_ROLLUP_COLUMNS`.
     static FOLDED_ONLY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "select variant, mixed, {} from user_metrics where experiment_id = $1",

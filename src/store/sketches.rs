@@ -118,6 +118,7 @@ pub async fn latency_sketches(
     pool: &PgPool,
     experiment_id: Uuid,
 ) -> sqlx::Result<[QuantileSketch; 2]> {
+    // Dynamic SQL (not `query!`): composed from `unfolded_events`.
     static PENDING: LazyLock<String> = LazyLock::new(|| {
         format!(
             "select e.variant, e.latency_ms from {} where e.latency_ms is not null",
@@ -172,6 +173,7 @@ pub async fn latency_sketches(
 /// streams' progress, or from before the streams, and not quarantined), under the fold's
 /// lock so that no fold adds to them meanwhile. Read page by page (by event id).
 pub async fn rebuild(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<()> {
+    // Dynamic SQL (not `query!`): composed with `SEQ_BITS`.
     static PAGE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "select e.id, e.variant, e.latency_ms from events e
