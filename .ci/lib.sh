@@ -5,6 +5,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA_DIR="${VERDICT_DATA_DIR:-$ROOT/data}"
 CARGO_LEPTOS_VERSION="0.3.10"
 WASM_BINDGEN_VERSION="0.2.130"
+# The same version as the sqlx crate in Cargo.lock.
+SQLX_CLI_VERSION="0.8.6"
 
 # One set of compiler flags for every build (debug and release, server and WASM), so that no
 # command makes another rebuild everything. `erase_components` type-erases Leptos' views:
@@ -50,6 +52,18 @@ ensure_rust() {
     # needs a crate version the registry lacks.
     say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (takes a few minutes, once)"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+}
+
+# sqlx-cli, the official tool that writes the offline query data of `query!` and the like to
+# .sqlx/ and checks it is current (`cargo sqlx prepare [--check]`). PostgreSQL only: no TLS,
+# no other database, so it builds in about 2 minutes.
+ensure_sqlx_cli() {
+  command -v cargo >/dev/null || die "cargo is missing: install Rust with rustup first"
+  export PATH="$HOME/.cargo/bin:$PATH"
+  if ! cargo sqlx --version 2>/dev/null | grep -q " $SQLX_CLI_VERSION\$"; then
+    say "installing sqlx-cli $SQLX_CLI_VERSION (takes a couple of minutes, once)"
+    cargo install sqlx-cli --version "$SQLX_CLI_VERSION" --locked --no-default-features --features postgres
   fi
 }
 

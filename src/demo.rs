@@ -174,10 +174,10 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Vec<(String, Uuid)>> {
                 .await
                 .map_err(svc)?;
             // Started ten days ago, so the charts have days to show.
-            sqlx::query(
+            sqlx::query!(
                 "update experiments set start_date = now() - interval '10 days' where id = $1",
+                e.id
             )
-            .bind(e.id)
             .execute(pool)
             .await
             .context("Failed to backdate the demo experiment")?;

@@ -64,7 +64,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         Ok(()) => Ok(()),
         Err(err) => {
             let applied: HashSet<i64> =
-                sqlx::query_scalar::<_, i64>("select version from _sqlx_migrations where success")
+                sqlx::query_scalar!("select version from _sqlx_migrations where success")
                     .fetch_all(pool)
                     .await
                     .unwrap_or_default()

@@ -46,7 +46,7 @@ pub async fn healthz(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> (StatusCode, Json<Value>) {
-    let probe = sqlx::query("select 1").execute(&state.pool);
+    let probe = sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(&state.pool);
     let database = match tokio::time::timeout(Duration::from_secs(3), probe).await {
         Ok(Ok(_)) => None,
         Ok(Err(err)) => {

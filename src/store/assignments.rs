@@ -44,6 +44,7 @@ pub async fn assignments(
     if keys.is_empty() {
         return Ok(found);
     }
+    // Dynamic SQL (not `query!`): composed with the `PROBE` subquery it shares with `CREATE`.
     static READ: LazyLock<String> = LazyLock::new(|| {
         format!(
             "select x.ord, a.id, a.control
@@ -81,6 +82,7 @@ pub async fn create_assignments(
     };
     // Rows created come back by their (fresh) id, rows that existed by their position (an
     // index probe per key, see `writer_connection`).
+    // Dynamic SQL (not `query!`): composed with the `PROBE` subquery it shares with `READ`.
     static CREATE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with x as (
@@ -150,7 +152,7 @@ pub async fn upsert_exposures(pool: &PgPool, rows: &[ExposureRow<'_>]) -> sqlx::
     let firsts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.first).collect();
     let lasts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.last).collect();
     let counts: Vec<i64> = rows.iter().map(|r| r.count).collect();
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "insert into assignments (tenant_id, experiment_id, user_id, id, variant, assigned_at,
                                   first_exposure, last_exposure, exposure_count)
          select t, e, u, i, v, f, f, l, c
@@ -161,15 +163,15 @@ pub async fn upsert_exposures(pool: &PgPool, rows: &[ExposureRow<'_>]) -> sqlx::
                                     excluded.first_exposure),
              last_exposure = greatest(assignments.last_exposure, excluded.last_exposure),
              exposure_count = assignments.exposure_count + excluded.exposure_count",
+        &tenants as &[&str],
+        &experiments,
+        &users as &[&str],
+        &ids,
+        &variants as &[&str],
+        &firsts,
+        &lasts,
+        &counts
     )
-    .bind(&tenants)
-    .bind(&experiments)
-    .bind(&users)
-    .bind(&ids)
-    .bind(&variants)
-    .bind(&firsts)
-    .bind(&lasts)
-    .bind(&counts)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

@@ -13,22 +13,21 @@ pub async fn insert(
     before: Option<Value>,
     after: Option<Value>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into audit_log (tenant_id, experiment_id, actor, action, before, after)
          values ($1, $2, $3, $4, $5, $6)",
+        tenant_id,
+        experiment_id,
+        actor,
+        action,
+        before,
+        after
     )
-    .bind(tenant_id)
-    .bind(experiment_id)
-    .bind(actor)
-    .bind(action)
-    .bind(before)
-    .bind(after)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
 struct AuditRow {
     id: i64,
     experiment_id: Option<Uuid>,
@@ -41,11 +40,12 @@ struct AuditRow {
 
 /// The audit log of one experiment, oldest first.
 pub async fn for_experiment(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<AuditEntry>> {
-    let rows = sqlx::query_as::<_, AuditRow>(
+    let rows = sqlx::query_as!(
+        AuditRow,
         "select id, experiment_id, actor, action, before, after, at from audit_log
          where experiment_id = $1 order by at, id",
+        experiment_id
     )
-    .bind(experiment_id)
     .fetch_all(pool)
     .await?;
     Ok(rows

@@ -7,6 +7,7 @@ use sqlx::PgConnection;
 
 /// The columns `copy` writes, in the order of its tuples (`received_at` takes its default,
 /// `idempotency_key` stays null).
+// Not `query!`: a `COPY` is streamed with `copy_in_raw`, which the query macros do not cover.
 const COPY_EVENTS: &str = "copy events (id, experiment_id, tenant_id, user_id, assignment_id,
     variant, event_type, quality, latency_ms, tokens_used, cost, user_satisfaction,
     custom_metrics, insight_id, conversation_id, intent, scope, ts, fold_key)

@@ -24,6 +24,7 @@ const DAILY_DELTA_TYPES: [&str; 10] = [
 ];
 
 /// The `daily_metrics` upsert (parameters `$first` to `$first + 9`, then the shard).
+// Dynamic SQL (not `query!`): numbered from `first` by `unnest_params`, for other statements.
 pub(super) fn daily_sql(first: usize) -> String {
     let daily = unnest_params(first, &DAILY_DELTA_TYPES);
     let shard = first + DAILY_DELTA_TYPES.len();
@@ -77,6 +78,7 @@ pub(super) fn bind_daily<'q>(query: PgQuery<'q>, days: &[DailyDelta], shard: i16
         .bind(shard)
 }
 
+// Dynamic SQL (not `query!`): built by `daily_sql`, bound column by column by `bind_daily`.
 pub(super) static ADD_TO_DAILY: LazyLock<String> = LazyLock::new(|| daily_sql(1));
 /// Merges a batch's daily deltas into the writer's `shard` of `daily_metrics` (rows sorted
 /// by key by the caller: every writer locks in the same order, so none deadlock). The

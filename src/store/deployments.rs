@@ -12,28 +12,27 @@ pub async fn insert(
     d: &Deployment,
     salt: &str,
 ) -> sqlx::Result<DateTime<Utc>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into deployments (id, experiment_id, tenant_id, target_type, target_id, winner,
              configuration, rollout_percentage, salt, notes, deployed_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          returning deployed_at",
+        d.id,
+        d.experiment_id,
+        d.tenant_id,
+        d.target_type,
+        d.target_id,
+        d.winner.as_str(),
+        Value::Object(d.configuration.clone()),
+        i16::from(d.rollout_percentage),
+        salt,
+        d.notes,
+        d.deployed_by
     )
-    .bind(d.id)
-    .bind(d.experiment_id)
-    .bind(&d.tenant_id)
-    .bind(&d.target_type)
-    .bind(&d.target_id)
-    .bind(d.winner.as_str())
-    .bind(Value::Object(d.configuration.clone()))
-    .bind(i16::from(d.rollout_percentage))
-    .bind(salt)
-    .bind(&d.notes)
-    .bind(&d.deployed_by)
     .fetch_one(conn)
     .await
 }
 
-#[derive(sqlx::FromRow)]
 struct DeploymentRow {
     id: Uuid,
     experiment_id: Uuid,
@@ -79,12 +78,13 @@ pub async fn for_experiment<'e>(
     executor: impl PgExecutor<'e>,
     experiment_id: Uuid,
 ) -> sqlx::Result<Vec<Deployment>> {
-    sqlx::query_as::<_, DeploymentRow>(
+    sqlx::query_as!(
+        DeploymentRow,
         "select id, experiment_id, tenant_id, target_type, target_id, winner, configuration,
              rollout_percentage, notes, deployed_by, deployed_at
          from deployments where experiment_id = $1 order by deployed_at desc, id desc",
+        experiment_id
     )
-    .bind(experiment_id)
     .fetch_all(executor)
     .await?
     .into_iter()

@@ -34,6 +34,7 @@ pub(super) fn event_types() -> Vec<&'static str> {
 }
 
 /// `insert into events … select from unnest(…)` of 20 columns, with parameters from `$first`.
+// Dynamic SQL (not `query!`): numbered from `first` by `unnest_params`, for other statements.
 pub(super) fn events_insert_sql(first: usize) -> String {
     format!(
         "insert into events (id, experiment_id, tenant_id, user_id, assignment_id, variant,
@@ -98,6 +99,7 @@ fn bind_event_fields<'q>(query: PgQuery<'q>, drafts: &[&'q EventDraft]) -> PgQue
         .bind(col!(drafts, |d| d.timestamp))
 }
 
+// Dynamic SQL (not `query!`): built by `events_insert_sql`, bound by `bind_events`.
 static INSERT_EVENTS: LazyLock<String> = LazyLock::new(|| events_insert_sql(1) + " returning id");
 
 /// Inserts events in one statement; an idempotency key already stored for the experiment and
@@ -137,6 +139,7 @@ pub struct SmallEvent<'a> {
 
 /// The one statement of `ingest_small`. Its parameters: the users (`$1`–`$6`) and the time
 /// of new assignments (`$7`), the events (`$8`–`$22`), the writer's shard (`$23`).
+// Dynamic SQL (not `query!`): its events' columns from `unnest_params`, `EVENT_FIELD_TYPES`.
 static INGEST_SMALL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "with x as (
@@ -267,6 +270,7 @@ pub async fn writer_connection(pool: &PgPool) -> sqlx::Result<PgConnection> {
     PgConnection::connect_with(&options).await
 }
 
+// Dynamic SQL (not `query!`): joins `events_insert_sql` and `daily_sql`, numbered in bind order.
 static INSERT_WITH_DAILY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "with ev as ({}) {}",

@@ -17,14 +17,6 @@ fn decode_msg(msg: String) -> sqlx::Error {
     sqlx::Error::Decode(msg.into())
 }
 
-const COLUMNS: &str = "tenant_id, id, name, description, hypothesis, target_type, target_id,
-    control_name, control_config, treatment_name, treatment_config, alloc_control,
-    alloc_treatment, targeting, primary_metric, success_metric, success_operator,
-    success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
-    auto_pause_on_guardrail, status, start_date, end_date, min_duration_days, min_samples_per_variant, results, winner,
-    created_by, approved_by, salt, version, created_at, updated_at";
-
-#[derive(sqlx::FromRow)]
 struct ExperimentRow {
     tenant_id: String,
     id: Uuid,
@@ -155,7 +147,10 @@ pub async fn insert(
     created_by_token: Uuid,
 ) -> sqlx::Result<()> {
     let s = &e.spec;
-    sqlx::query(
+    let targeting =
+        serde_json::to_value(&s.targeting).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let secondary_metrics: Vec<&str> = s.secondary_metrics.iter().map(|m| m.db_name()).collect();
+    sqlx::query!(
         "insert into experiments (tenant_id, id, name, description, hypothesis, target_type,
              target_id, control_name, control_config, treatment_name, treatment_config,
              alloc_control, alloc_treatment, targeting, primary_metric, success_metric,
@@ -165,41 +160,36 @@ pub async fn insert(
              minimum_detectable_effect)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
              $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27, $28, $29)",
+        e.tenant_id,
+        e.id,
+        s.name,
+        s.description,
+        s.hypothesis,
+        s.target_type.as_str(),
+        s.target_id,
+        s.control.name,
+        Value::Object(s.control.configuration.clone()),
+        s.treatment.name,
+        Value::Object(s.treatment.configuration.clone()),
+        i16::from(s.allocation.control),
+        i16::from(s.allocation.treatment),
+        targeting,
+        s.primary_metric.db_name(),
+        s.success_criteria.metric.db_name(),
+        s.success_criteria.operator.symbol(),
+        s.success_criteria.threshold,
+        s.success_criteria.confidence_level,
+        &secondary_metrics as &[&str],
+        s.auto_pause_on_guardrail,
+        e.status.as_str(),
+        i32::from(s.min_duration),
+        i32::try_from(s.min_samples_per_variant).unwrap_or(i32::MAX),
+        e.created_by,
+        salt,
+        e.created_at,
+        created_by_token,
+        s.success_criteria.minimum_detectable_effect,
     )
-    .bind(&e.tenant_id)
-    .bind(e.id)
-    .bind(&s.name)
-    .bind(&s.description)
-    .bind(&s.hypothesis)
-    .bind(s.target_type.as_str())
-    .bind(&s.target_id)
-    .bind(&s.control.name)
-    .bind(Value::Object(s.control.configuration.clone()))
-    .bind(&s.treatment.name)
-    .bind(Value::Object(s.treatment.configuration.clone()))
-    .bind(i16::from(s.allocation.control))
-    .bind(i16::from(s.allocation.treatment))
-    .bind(serde_json::to_value(&s.targeting).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
-    .bind(s.primary_metric.db_name())
-    .bind(s.success_criteria.metric.db_name())
-    .bind(s.success_criteria.operator.symbol())
-    .bind(s.success_criteria.threshold)
-    .bind(s.success_criteria.confidence_level)
-    .bind(
-        s.secondary_metrics
-            .iter()
-            .map(|m| m.db_name())
-            .collect::<Vec<_>>(),
-    )
-    .bind(s.auto_pause_on_guardrail)
-    .bind(e.status.as_str())
-    .bind(i32::from(s.min_duration))
-    .bind(i32::try_from(s.min_samples_per_variant).unwrap_or(i32::MAX))
-    .bind(&e.created_by)
-    .bind(salt)
-    .bind(e.created_at)
-    .bind(created_by_token)
-    .bind(s.success_criteria.minimum_detectable_effect)
     .execute(conn)
     .await?;
     Ok(())
@@ -208,8 +198,7 @@ pub async fn insert(
 /// The token that created experiment `id` (`None` for experiments created before this was
 /// recorded).
 pub async fn creator_token(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar("select created_by_token from experiments where id = $1")
-        .bind(id)
+    sqlx::query_scalar!("select created_by_token from experiments where id = $1", id)
         .fetch_one(conn)
         .await
 }
@@ -217,7 +206,11 @@ pub async fn creator_token(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Op
 /// Writes every changeable column of `e` and bumps its version; returns the stored row.
 pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Experiment> {
     let s = &e.spec;
-    let row = sqlx::query_as::<_, ExperimentRow>(&format!(
+    let targeting =
+        serde_json::to_value(&s.targeting).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let secondary_metrics: Vec<&str> = s.secondary_metrics.iter().map(|m| m.db_name()).collect();
+    let row = sqlx::query_as!(
+        ExperimentRow,
         "update experiments set name = $2, description = $3, hypothesis = $4,
              target_type = $5, target_id = $6, control_name = $7, control_config = $8,
              treatment_name = $9, treatment_config = $10, alloc_control = $11,
@@ -228,42 +221,43 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
              min_samples_per_variant = $25, results = $26, winner = $27, approved_by = $28,
              minimum_detectable_effect = $29, version = version + 1
          where id = $1
-         returning {COLUMNS}"
-    ))
-    .bind(e.id)
-    .bind(&s.name)
-    .bind(&s.description)
-    .bind(&s.hypothesis)
-    .bind(s.target_type.as_str())
-    .bind(&s.target_id)
-    .bind(&s.control.name)
-    .bind(Value::Object(s.control.configuration.clone()))
-    .bind(&s.treatment.name)
-    .bind(Value::Object(s.treatment.configuration.clone()))
-    .bind(i16::from(s.allocation.control))
-    .bind(i16::from(s.allocation.treatment))
-    .bind(serde_json::to_value(&s.targeting).map_err(|e| sqlx::Error::Encode(Box::new(e)))?)
-    .bind(s.primary_metric.db_name())
-    .bind(s.success_criteria.metric.db_name())
-    .bind(s.success_criteria.operator.symbol())
-    .bind(s.success_criteria.threshold)
-    .bind(s.success_criteria.confidence_level)
-    .bind(
-        s.secondary_metrics
-            .iter()
-            .map(|m| m.db_name())
-            .collect::<Vec<_>>(),
+         returning tenant_id, id, name, description, hypothesis, target_type, target_id,
+             control_name, control_config, treatment_name, treatment_config, alloc_control,
+             alloc_treatment, targeting, primary_metric, success_metric, success_operator,
+             success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
+             auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
+             min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
+             created_at, updated_at",
+        e.id,
+        s.name,
+        s.description,
+        s.hypothesis,
+        s.target_type.as_str(),
+        s.target_id,
+        s.control.name,
+        Value::Object(s.control.configuration.clone()),
+        s.treatment.name,
+        Value::Object(s.treatment.configuration.clone()),
+        i16::from(s.allocation.control),
+        i16::from(s.allocation.treatment),
+        targeting,
+        s.primary_metric.db_name(),
+        s.success_criteria.metric.db_name(),
+        s.success_criteria.operator.symbol(),
+        s.success_criteria.threshold,
+        s.success_criteria.confidence_level,
+        &secondary_metrics as &[&str],
+        s.auto_pause_on_guardrail,
+        e.status.as_str(),
+        e.start_date,
+        e.end_date,
+        i32::from(s.min_duration),
+        i32::try_from(s.min_samples_per_variant).unwrap_or(i32::MAX),
+        e.results,
+        e.winner.map(|w| w.as_str()),
+        e.approved_by,
+        s.success_criteria.minimum_detectable_effect,
     )
-    .bind(s.auto_pause_on_guardrail)
-    .bind(e.status.as_str())
-    .bind(e.start_date)
-    .bind(e.end_date)
-    .bind(i32::from(s.min_duration))
-    .bind(i32::try_from(s.min_samples_per_variant).unwrap_or(i32::MAX))
-    .bind(&e.results)
-    .bind(e.winner.map(|w| w.as_str()))
-    .bind(&e.approved_by)
-    .bind(s.success_criteria.minimum_detectable_effect)
     .fetch_one(conn)
     .await?;
     Ok(row.into_domain()?.0)
@@ -274,12 +268,22 @@ pub async fn get<'e>(
     executor: impl PgExecutor<'e>,
     id: Uuid,
 ) -> sqlx::Result<Option<StoredExperiment>> {
-    sqlx::query_as::<_, ExperimentRow>(&format!("select {COLUMNS} from experiments where id = $1"))
-        .bind(id)
-        .fetch_optional(executor)
-        .await?
-        .map(stored)
-        .transpose()
+    sqlx::query_as!(
+        ExperimentRow,
+        "select tenant_id, id, name, description, hypothesis, target_type, target_id,
+             control_name, control_config, treatment_name, treatment_config, alloc_control,
+             alloc_treatment, targeting, primary_metric, success_metric, success_operator,
+             success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
+             auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
+             min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
+             created_at, updated_at
+         from experiments where id = $1",
+        id
+    )
+    .fetch_optional(executor)
+    .await?
+    .map(stored)
+    .transpose()
 }
 
 /// One experiment by id, locked for the rest of the transaction: concurrent changes to it
@@ -288,10 +292,18 @@ pub async fn get_for_update(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> sqlx::Result<Option<StoredExperiment>> {
-    sqlx::query_as::<_, ExperimentRow>(&format!(
-        "select {COLUMNS} from experiments where id = $1 for update"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        ExperimentRow,
+        "select tenant_id, id, name, description, hypothesis, target_type, target_id,
+             control_name, control_config, treatment_name, treatment_config, alloc_control,
+             alloc_treatment, targeting, primary_metric, success_metric, success_operator,
+             success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
+             auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
+             min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
+             created_at, updated_at
+         from experiments where id = $1 for update",
+        id
+    )
     .fetch_optional(conn)
     .await?
     .map(stored)
@@ -305,10 +317,12 @@ pub async fn lock_target(
     target_type: TargetType,
     target_id: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(format!("{}/{}", target_type.as_str(), target_id))
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+        format!("{}/{}", target_type.as_str(), target_id)
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -319,13 +333,21 @@ pub async fn live_on_target(
     target_id: &str,
     except: Uuid,
 ) -> sqlx::Result<Vec<Experiment>> {
-    sqlx::query_as::<_, ExperimentRow>(&format!(
-        "select {COLUMNS} from experiments
-         where target_type = $1 and target_id = $2 and status in ('active', 'paused') and id <> $3"
-    ))
-    .bind(target_type.as_str())
-    .bind(target_id)
-    .bind(except)
+    sqlx::query_as!(
+        ExperimentRow,
+        "select tenant_id, id, name, description, hypothesis, target_type, target_id,
+             control_name, control_config, treatment_name, treatment_config, alloc_control,
+             alloc_treatment, targeting, primary_metric, success_metric, success_operator,
+             success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
+             auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
+             min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
+             created_at, updated_at
+         from experiments
+         where target_type = $1 and target_id = $2 and status in ('active', 'paused') and id <> $3",
+        target_type.as_str(),
+        target_id,
+        except
+    )
     .fetch_all(conn)
     .await?
     .into_iter()
@@ -335,15 +357,15 @@ pub async fn live_on_target(
 
 /// How many experiments are in each status; `tenant` limits it to one tenant.
 pub async fn count_by_status(pool: &PgPool, tenant: Option<&str>) -> sqlx::Result<StatusCounts> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "select status, count(*) from experiments
-         where $1::text is null or tenant_id = $1 group by status",
+    let rows = sqlx::query!(
+        r#"select status, count(*) as "count!" from experiments
+         where $1::text is null or tenant_id = $1 group by status"#,
+        tenant
     )
-    .bind(tenant)
     .fetch_all(pool)
     .await?;
     let mut counts = StatusCounts::default();
-    for (status, n) in rows {
+    for (status, n) in rows.into_iter().map(|r| (r.status, r.count)) {
         counts.add(
             status.parse().map_err(decode)?,
             u64::try_from(n).unwrap_or(0),
@@ -352,7 +374,6 @@ pub async fn count_by_status(pool: &PgPool, tenant: Option<&str>) -> sqlx::Resul
     Ok(counts)
 }
 
-#[derive(sqlx::FromRow)]
 struct ListRow {
     id: Uuid,
     tenant_id: String,
@@ -384,7 +405,8 @@ pub async fn list(
     limit: i64,
 ) -> sqlx::Result<Vec<ExperimentListItem>> {
     let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-    sqlx::query_as::<_, ListRow>(
+    sqlx::query_as!(
+        ListRow,
         "select e.id, e.tenant_id, e.name, e.description, e.target_type, e.status, e.start_date,
                 e.created_at, e.primary_metric, e.min_samples_per_variant, e.min_duration_days,
                 (s.body -> 'control' ->> 'samples')::int8 as control_samples,
@@ -399,11 +421,11 @@ pub async fn list(
                 (select c.created_at, c.id from experiments c where c.id = $3))
          order by e.created_at desc, e.id desc
          limit $4",
+        &names as &[&str],
+        tenant,
+        after,
+        limit
     )
-    .bind(&names)
-    .bind(tenant)
-    .bind(after)
-    .bind(limit)
     .fetch_all(pool)
     .await?
     .into_iter()
@@ -434,14 +456,14 @@ pub async fn list(
 /// Distinct users a day that were assigned to any experiment in the last 7 days, of one
 /// tenant's users (`None`: of every tenant).
 pub async fn recent_users_per_day(pool: &PgPool, tenant: Option<&str>) -> sqlx::Result<f64> {
-    let users: i64 = sqlx::query_scalar(
-        "select count(*) from (
+    let users: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from (
              select distinct tenant_id, user_id from assignments
              where assigned_at > now() - interval '7 days'
                and ($1::text is null or tenant_id = $1)
-         ) u",
+         ) u"#,
+        tenant
     )
-    .bind(tenant)
     .fetch_one(pool)
     .await?;
     Ok(users as f64 / 7.0)

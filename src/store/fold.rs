@@ -106,6 +106,7 @@ pub fn is_data_error(err: &sqlx::Error) -> bool {
 /// `fold_quarantine`: everyone else's events keep being folded, and the progress moves past
 /// the quarantined ones, so no result reads them until they are repaired and released.
 pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Folded>> {
+    // Dynamic SQL (not `query!`): `unfolded_events`, `add_to_user_metrics`, `LATENCIES_OF_EV`.
     static FOLD: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with ev as materialized (
@@ -125,14 +126,16 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
         )
     });
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
-        .bind(FOLD_LOCK)
-        .fetch_one(&mut *tx)
-        .await?;
+    let locked: bool = sqlx::query_scalar!(
+        r#"select pg_try_advisory_xact_lock($1) as "locked!""#,
+        FOLD_LOCK
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if !locked {
         return Ok(None);
     }
-    sqlx::query("savepoint whole").execute(&mut *tx).await?;
+    sqlx::query!("savepoint whole").execute(&mut *tx).await?;
     let folded = match sqlx::query_as::<_, FoldedLatencies>(FOLD.as_str())
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -149,7 +152,7 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
             }
         }
         Err(err) if is_data_error(&err) => {
-            sqlx::query("rollback to savepoint whole")
+            sqlx::query!("rollback to savepoint whole")
                 .execute(&mut *tx)
                 .await?;
             tracing::warn!(error = %err, "some events cannot be folded; finding them");
@@ -167,6 +170,7 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
 /// fails is halved, and a single user whose events still fail has them quarantined with the
 /// database's reason. A user's rollup row is thus never left holding part of a poison.
 async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Folded> {
+    // Dynamic SQL (not `query!`): composed from `unfolded_events` and `OUT_OF_BOUNDS`.
     static WINDOW: LazyLock<String> = LazyLock::new(|| {
         format!(
             "create temporary table fold_window on commit drop as
@@ -178,6 +182,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
             unfolded_events("", "limit $1")
         )
     });
+    // Not `query!`: it reads `fold_window`, a temporary table, unknown to the macros.
     static OUT_OF_BOUNDS_FIRST: &str = "with q as (
              insert into fold_quarantine (experiment_id, event_id, tenant_id, user_id, reason)
              select experiment_id, id, tenant_id, user_id,
@@ -187,6 +192,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
              returning 1
          )
          select count(*) from q";
+    // Dynamic SQL (not `query!`): composed from `add_to_user_metrics` and `LATENCIES_OF_EV`.
     static RANGE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with ev as materialized (
@@ -204,9 +210,11 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
         .bind(limit)
         .execute(&mut *conn)
         .await?;
+    // Not `query!`: `fold_window` is a temporary table, unknown to the macros.
     sqlx::query("create index on fold_window (ord)")
         .execute(&mut *conn)
         .await?;
+    // Not `query!`: `fold_window` is a temporary table, unknown to the macros.
     let (n, users): (i64, i64) =
         sqlx::query_as("select count(*), coalesce(max(ord), 0) from fold_window")
             .fetch_one(&mut *conn)
@@ -220,7 +228,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
         if a > b {
             continue;
         }
-        sqlx::query("savepoint part").execute(&mut *conn).await?;
+        sqlx::query!("savepoint part").execute(&mut *conn).await?;
         match sqlx::query_as::<_, FoldedLatencies>(RANGE.as_str())
             .bind(a)
             .bind(b)
@@ -228,13 +236,13 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
             .await
         {
             Ok(groups) => {
-                sqlx::query("release savepoint part")
+                sqlx::query!("release savepoint part")
                     .execute(&mut *conn)
                     .await?;
                 super::sketches::add_latencies(&mut *conn, &groups).await?;
             }
             Err(err) if is_data_error(&err) => {
-                sqlx::query("rollback to savepoint part")
+                sqlx::query!("rollback to savepoint part")
                     .execute(&mut *conn)
                     .await?;
                 if a == b {
@@ -242,6 +250,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
                         .as_database_error()
                         .map(|e| e.message().to_owned())
                         .unwrap_or_else(|| err.to_string());
+                    // Not `query!`: `fold_window` is a temporary table, unknown to the macros.
                     quarantined += sqlx::query(
                         "insert into fold_quarantine (experiment_id, event_id, tenant_id,
                              user_id, reason)
@@ -263,6 +272,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
             Err(err) => return Err(err),
         }
     }
+    // Dynamic SQL (not `query!`): reads `fold_window` (temporary) and is composed with `SEQ_BITS`.
     static PROGRESS: LazyLock<String> = LazyLock::new(|| {
         format!(
             "update ingest_streams t
@@ -291,18 +301,19 @@ pub struct Quarantined {
 
 /// The quarantined events, oldest first (at most `limit`).
 pub async fn quarantined(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Quarantined>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Quarantined,
         "select experiment_id, event_id, tenant_id, user_id, reason, quarantined_at
          from fold_quarantine order by quarantined_at, experiment_id, event_id limit $1",
+        limit
     )
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
 
 /// How many events are quarantined.
 pub async fn quarantined_count(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from fold_quarantine")
+    sqlx::query_scalar!(r#"select count(*) as "count!" from fold_quarantine"#)
         .fetch_one(pool)
         .await
 }
@@ -311,6 +322,7 @@ pub async fn quarantined_count(pool: &PgPool) -> sqlx::Result<i64> {
 /// takes them out of the quarantine, in one transaction under the fold's lock. Fails, leaving
 /// them quarantined, when they still cannot be folded. Returns how many were released.
 pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
+    // Dynamic SQL (not `query!`): composed from `add_to_user_metrics`.
     static RELEASE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with ev as materialized (
@@ -324,10 +336,10 @@ pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
         )
     });
     let mut tx = pool.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(FOLD_LOCK)
+    sqlx::query!("select pg_advisory_xact_lock($1)", FOLD_LOCK)
         .execute(&mut *tx)
         .await?;
+    // Dynamic SQL (not `query!`): composed from `LATENCIES_OF_EV`.
     static LATENCIES: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with ev as materialized (
@@ -352,6 +364,7 @@ pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
 /// Forgets the streams of writers long gone (a writer takes a new stream at least hourly)
 /// whose events are all folded.
 pub async fn forget_finished_streams(conn: &mut PgConnection) -> sqlx::Result<u64> {
+    // Dynamic SQL (not `query!`): composed from `after_progress`.
     static FORGET: LazyLock<String> = LazyLock::new(|| {
         format!(
             "delete from ingest_streams s

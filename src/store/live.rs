@@ -24,11 +24,13 @@ pub struct LiveExperimentRow {
 
 /// The active experiments, oldest first (so the one started first answers a target).
 pub async fn active_experiments(pool: &PgPool) -> sqlx::Result<Vec<LiveExperimentRow>> {
-    sqlx::query_as::<_, LiveExperimentRow>(
-        "select id, tenant_id, target_type, target_id, salt, start_date, alloc_control,
+    // `start_date` is set on every started experiment (a CHECK of `experiments`).
+    sqlx::query_as!(
+        LiveExperimentRow,
+        r#"select id, tenant_id, target_type, target_id, salt, start_date as "start_date!", alloc_control,
                 alloc_treatment,
                 targeting, control_config, treatment_config
-         from experiments where status = 'active' order by start_date, id",
+         from experiments where status = 'active' order by start_date, id"#
     )
     .fetch_all(pool)
     .await
@@ -50,15 +52,18 @@ pub struct LiveDeploymentRow {
 
 /// Deployments in force, newest first.
 pub async fn live_deployments(pool: &PgPool) -> sqlx::Result<Vec<LiveDeploymentRow>> {
-    sqlx::query_as::<_, LiveDeploymentRow>(
-        "select * from (
+    sqlx::query_as!(
+        LiveDeploymentRow,
+        "select experiment_id, tenant_id, target_type, target_id, salt, rollout_percentage,
+                winner, configuration, targeting
+         from (
              select distinct on (d.experiment_id) d.experiment_id, d.tenant_id, d.target_type,
                     d.target_id, d.salt, d.rollout_percentage, d.winner, d.configuration,
                     e.targeting, d.deployed_at
              from deployments d join experiments e on e.id = d.experiment_id
              where e.status = 'winner_deployed'
              order by d.experiment_id, d.deployed_at desc
-         ) latest order by deployed_at desc",
+         ) latest order by deployed_at desc"
     )
     .fetch_all(pool)
     .await

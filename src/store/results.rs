@@ -69,6 +69,7 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserR
             .filter(|c| !c.ends_with("_ts"))
             .collect()
     }
+    // Dynamic SQL (not `query!`): composed of the fold's column lists and `unfolded_events`.
     static USER_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         let summed: Vec<String> = read_columns()
             .iter()
@@ -96,12 +97,14 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserR
             summed.join(", ")
         )
     });
+    // Dynamic SQL (not `query!`): composed from `unfolded_events`.
     static ANY_UNFOLDED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "select exists (select from {})",
             unfolded_events("and experiment_id = $1", "")
         )
     });
+    // Dynamic SQL (not `query!`): its columns come from `USER_ROLLUP_COLUMNS`.
     static FOLDED_ONLY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "select variant, mixed, {} from user_metrics where experiment_id = $1",
@@ -113,7 +116,7 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserR
     // read). One snapshot for the check and the read, so a fold in between cannot count an
     // event twice or not at all.
     let mut tx = pool.begin().await?;
-    sqlx::query("set transaction isolation level repeatable read, read only")
+    sqlx::query!("set transaction isolation level repeatable read, read only")
         .execute(&mut *tx)
         .await?;
     let unfolded: bool = sqlx::query_scalar(ANY_UNFOLDED.as_str())
@@ -162,14 +165,15 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserR
 /// Users assigned to (control, treatment) of the experiment: the sample-ratio check's
 /// denominator (an index-only count over `assignments_experiment_idx`).
 pub async fn assigned_counts(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<[u64; 2]> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "select variant, count(*) from assignments where experiment_id = $1 group by variant",
+    let rows = sqlx::query!(
+        r#"select variant, count(*) as "count!" from assignments where experiment_id = $1
+         group by variant"#,
+        experiment_id
     )
-    .bind(experiment_id)
     .fetch_all(pool)
     .await?;
     let mut out = [0u64; 2];
-    for (v, n) in rows {
+    for (v, n) in rows.into_iter().map(|r| (r.variant, r.count)) {
         let slot = usize::from(variant(&v) == Variant::Treatment);
         out[slot] = count(n);
     }
@@ -178,16 +182,17 @@ pub async fn assigned_counts(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result
 
 /// The daily quality rollups of the experiment, the writers' shards merged exactly.
 pub async fn day_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<DayRow>> {
-    let rows: Vec<(NaiveDate, String, i64, f64, f64)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "select day, variant, quality_n, quality_mean, quality_m2 from daily_metrics
          where experiment_id = $1 order by day, variant",
+        experiment_id
     )
-    .bind(experiment_id)
     .fetch_all(pool)
     .await?;
     let mut merged: std::collections::BTreeMap<(NaiveDate, String), Summary> =
         std::collections::BTreeMap::new();
-    for (day, v, n, mean, m2) in rows {
+    for r in rows {
+        let (day, v, n, mean, m2) = (r.day, r.variant, r.quality_n, r.quality_mean, r.quality_m2);
         let shard = Summary {
             n: count(n),
             mean,
@@ -211,10 +216,13 @@ pub async fn snapshot(
     pool: &PgPool,
     experiment_id: Uuid,
 ) -> sqlx::Result<Option<(DateTime<Utc>, Value)>> {
-    sqlx::query_as("select computed_at, body from result_snapshots where experiment_id = $1")
-        .bind(experiment_id)
-        .fetch_optional(pool)
-        .await
+    Ok(sqlx::query!(
+        "select computed_at, body from result_snapshots where experiment_id = $1",
+        experiment_id
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(|r| (r.computed_at, r.body)))
 }
 
 /// Stores (replaces) the snapshot of an experiment's results.
@@ -224,14 +232,14 @@ pub async fn put_snapshot(
     computed_at: DateTime<Utc>,
     body: &Value,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into result_snapshots (experiment_id, computed_at, body) values ($1, $2, $3)
          on conflict (experiment_id) do update set computed_at = excluded.computed_at,
              body = excluded.body",
+        experiment_id,
+        computed_at,
+        body
     )
-    .bind(experiment_id)
-    .bind(computed_at)
-    .bind(body)
     .execute(pool)
     .await?;
     Ok(())
@@ -243,18 +251,20 @@ pub async fn set_final_results(
     experiment_id: Uuid,
     results: &Value,
 ) -> sqlx::Result<()> {
-    sqlx::query("update experiments set results = $2 where id = $1")
-        .bind(experiment_id)
-        .bind(results)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "update experiments set results = $2 where id = $1",
+        experiment_id,
+        results
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// The ids of the experiments whose results the background job keeps fresh.
 pub async fn live_experiment_ids(pool: &PgPool) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
-        "select id from experiments where status in ('active', 'paused') order by id",
+    sqlx::query_scalar!(
+        "select id from experiments where status in ('active', 'paused') order by id"
     )
     .fetch_all(pool)
     .await

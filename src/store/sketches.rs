@@ -51,18 +51,18 @@ pub async fn add_latencies(
     }
     let ids: Vec<Uuid> = groups.iter().map(|g| g.experiment_id).collect();
     let variants: Vec<&str> = groups.iter().map(|g| g.variant.as_str()).collect();
-    let stored: Vec<(Uuid, String, Option<Value>)> = sqlx::query_as(
+    let stored = sqlx::query!(
         "select s.experiment_id, s.variant, s.sketch from latency_sketches s
          join unnest($1::uuid[], $2::text[]) as k(e, v) on s.experiment_id = k.e and s.variant = k.v
          order by 1, 2 for update of s",
+        &ids,
+        &variants as &[&str]
     )
-    .bind(&ids)
-    .bind(&variants)
     .fetch_all(&mut *conn)
     .await?;
     let stored: HashMap<(Uuid, String), Option<Value>> = stored
         .into_iter()
-        .map(|(e, v, body)| ((e, v), body))
+        .map(|r| ((r.experiment_id, r.variant), r.sketch))
         .collect();
     let mut out_ids = Vec::with_capacity(groups.len());
     let mut out_variants = Vec::with_capacity(groups.len());
@@ -96,16 +96,16 @@ pub async fn add_latencies(
     if out_ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "insert into latency_sketches (experiment_id, variant, requests, sketch)
          select * from unnest($1::uuid[], $2::text[], $3::int8[], $4::jsonb[])
          on conflict (experiment_id, variant) do update
              set requests = excluded.requests, sketch = excluded.sketch",
+        &out_ids,
+        &out_variants as &[&str],
+        &out_requests,
+        &out_bodies as &[Option<Value>]
     )
-    .bind(&out_ids)
-    .bind(&out_variants)
-    .bind(&out_requests)
-    .bind(&out_bodies)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -118,6 +118,7 @@ pub async fn latency_sketches(
     pool: &PgPool,
     experiment_id: Uuid,
 ) -> sqlx::Result<[QuantileSketch; 2]> {
+    // Dynamic SQL (not `query!`): composed from `unfolded_events`.
     static PENDING: LazyLock<String> = LazyLock::new(|| {
         format!(
             "select e.variant, e.latency_ms from {} where e.latency_ms is not null",
@@ -126,14 +127,18 @@ pub async fn latency_sketches(
     });
     for _attempt in 0..2 {
         let mut tx = pool.begin().await?;
-        sqlx::query("set transaction isolation level repeatable read, read only")
+        sqlx::query!("set transaction isolation level repeatable read, read only")
             .execute(&mut *tx)
             .await?;
-        let stored: Vec<(String, Option<Value>)> =
-            sqlx::query_as("select variant, sketch from latency_sketches where experiment_id = $1")
-                .bind(experiment_id)
-                .fetch_all(&mut *tx)
-                .await?;
+        let stored: Vec<(String, Option<Value>)> = sqlx::query!(
+            "select variant, sketch from latency_sketches where experiment_id = $1",
+            experiment_id
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.variant, r.sketch))
+        .collect();
         if stored
             .iter()
             .any(|(_, body)| decode(body.clone()).is_none())
@@ -168,6 +173,7 @@ pub async fn latency_sketches(
 /// streams' progress, or from before the streams, and not quarantined), under the fold's
 /// lock so that no fold adds to them meanwhile. Read page by page (by event id).
 pub async fn rebuild(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<()> {
+    // Dynamic SQL (not `query!`): composed with `SEQ_BITS`.
     static PAGE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "select e.id, e.variant, e.latency_ms from events e
@@ -182,8 +188,7 @@ pub async fn rebuild(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<()> {
     });
     const PAGE_ROWS: i64 = 50_000;
     let mut tx = pool.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(FOLD_LOCK)
+    sqlx::query!("select pg_advisory_xact_lock($1)", FOLD_LOCK)
         .execute(&mut *tx)
         .await?;
     let mut arms = [QuantileSketch::new(), QuantileSketch::new()];
@@ -211,16 +216,16 @@ pub async fn rebuild(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<()> {
     }
     let variants = [Variant::Control.as_str(), Variant::Treatment.as_str()];
     for (variant, sketch) in variants.iter().zip(&arms) {
-        sqlx::query(
+        sqlx::query!(
             "insert into latency_sketches (experiment_id, variant, requests, sketch)
              values ($1, $2, $3, $4)
              on conflict (experiment_id, variant) do update
                  set requests = excluded.requests, sketch = excluded.sketch",
+            experiment_id,
+            variant,
+            i64::try_from(sketch.count()).unwrap_or(i64::MAX),
+            serde_json::to_value(sketch).ok()
         )
-        .bind(experiment_id)
-        .bind(variant)
-        .bind(i64::try_from(sketch.count()).unwrap_or(i64::MAX))
-        .bind(serde_json::to_value(sketch).ok())
         .execute(&mut *tx)
         .await?;
     }

@@ -38,7 +38,7 @@ impl FoldStream {
 /// Registers a new stream of events for a writer.
 pub async fn new_stream(conn: &mut PgConnection) -> sqlx::Result<FoldStream> {
     let stream: i64 =
-        sqlx::query_scalar("insert into ingest_streams default values returning stream")
+        sqlx::query_scalar!("insert into ingest_streams default values returning stream")
             .fetch_one(conn)
             .await?;
     Ok(FoldStream {

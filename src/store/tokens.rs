@@ -15,37 +15,37 @@ pub struct NewTokenRow<'a> {
 }
 
 pub async fn insert(pool: &PgPool, row: NewTokenRow<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into api_tokens (id, token_hash, prefix, role, tenant_id, label, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7)",
+        row.id,
+        row.token_hash,
+        row.prefix,
+        row.role,
+        row.tenant_id,
+        row.label,
+        row.expires_at
     )
-    .bind(row.id)
-    .bind(row.token_hash)
-    .bind(row.prefix)
-    .bind(row.role)
-    .bind(row.tenant_id)
-    .bind(row.label)
-    .bind(row.expires_at)
     .execute(pool)
     .await?;
     Ok(())
 }
 
 pub async fn revoke_by_id(pool: &PgPool, id: Uuid) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update api_tokens set revoked_at = now() where id = $1 and revoked_at is null",
+        id
     )
-    .bind(id)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
 }
 
 pub async fn revoke_by_hash(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update api_tokens set revoked_at = now() where token_hash = $1 and revoked_at is null",
+        token_hash
     )
-    .bind(token_hash)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
@@ -86,44 +86,50 @@ pub async fn find_active_by_hash(
     pool: &PgPool,
     token_hash: &[u8],
 ) -> sqlx::Result<Option<TokenRow>> {
-    sqlx::query_as::<_, TokenRow>(
+    sqlx::query_as!(
+        TokenRow,
         "select id, prefix, role, tenant_id, label, expires_at from api_tokens
          where token_hash = $1 and revoked_at is null
            and (expires_at is null or expires_at > now())",
+        token_hash
     )
-    .bind(token_hash)
     .fetch_optional(pool)
     .await
 }
 
 /// The active token behind the unexpired session whose hash is `session_hash`.
 pub async fn find_by_session(pool: &PgPool, session_hash: &[u8]) -> sqlx::Result<Option<TokenRow>> {
-    sqlx::query_as::<_, TokenRow>(
+    sqlx::query_as!(
+        TokenRow,
         "select t.id, t.prefix, t.role, t.tenant_id, t.label, t.expires_at
          from sessions s join api_tokens t on t.id = s.token_id
          where s.id_hash = $1 and s.expires_at > now() and t.revoked_at is null
            and (t.expires_at is null or t.expires_at > now())",
+        session_hash
     )
-    .bind(session_hash)
     .fetch_optional(pool)
     .await
 }
 
 /// Records that a token was used now.
 pub async fn touch(pool: &PgPool, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("update api_tokens set last_used_at = now() where id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "update api_tokens set last_used_at = now() where id = $1",
+        id
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// Deletes every expired session; returns how many.
 pub async fn purge_expired_sessions(pool: &PgPool) -> sqlx::Result<u64> {
-    Ok(sqlx::query("delete from sessions where expires_at < now()")
-        .execute(pool)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query!("delete from sessions where expires_at < now()")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Opens a browser session for a token.
@@ -133,20 +139,24 @@ pub async fn insert_session(
     token_id: Uuid,
     expires_at: chrono::DateTime<chrono::Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("insert into sessions (id_hash, token_id, expires_at) values ($1, $2, $3)")
-        .bind(session_hash)
-        .bind(token_id)
-        .bind(expires_at)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "insert into sessions (id_hash, token_id, expires_at) values ($1, $2, $3)",
+        session_hash,
+        token_id,
+        expires_at
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// Ends a browser session (and, while at it, every expired one).
 pub async fn delete_session(pool: &PgPool, session_hash: &[u8]) -> sqlx::Result<()> {
-    sqlx::query("delete from sessions where id_hash = $1 or expires_at < now()")
-        .bind(session_hash)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "delete from sessions where id_hash = $1 or expires_at < now()",
+        session_hash
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
