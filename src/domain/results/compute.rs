@@ -9,11 +9,12 @@ use crate::domain::ExperimentStatus;
 use crate::domain::assignment::Variant;
 use crate::domain::experiment::{Experiment, Metric, Operator};
 use crate::domain::stats::{Direction, Proportion, holm_adjust, proportion_z_test, srm_check};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::chart_data::*;
 use super::compare::*;
 use super::rows::*;
+use super::{power, recommend};
 
 /// Whether `previous` is an earlier look at the same experiment under the same plan, so
 /// that its always-valid figures may be carried into this look.
@@ -199,19 +200,14 @@ pub fn compute(
             ),
         ));
     }
-    let recommendation = if srm_flag {
-        Recommendation::Inconclusive
-    } else if primary_worse || (guardrail_breached && samples_ok) {
-        Recommendation::KeepControl
-    } else if !samples_ok || !duration_ok {
-        Recommendation::Inconclusive
-    } else {
-        match success.met {
-            Some(true) if !guardrail_breached => Recommendation::DeployTreatment,
-            Some(false) => Recommendation::KeepControl,
-            _ => Recommendation::Inconclusive,
-        }
-    };
+    let recommendation = recommend::recommend(recommend::Findings {
+        sample_ratio_mismatch: srm_flag,
+        primary_worse,
+        guardrail_breached,
+        samples_ok,
+        duration_ok,
+        criterion_met: success.met,
+    });
     let looks = previous.map_or(0, |p| p.detail.looks) + 1;
     let decided_by = format!(
         "The always-valid (sequential) test decides at every look, while the experiment runs \
@@ -225,44 +221,7 @@ pub fn compute(
         plan.tuning_n
     );
 
-    // Power and the estimated end date, for the criterion as tested (sequential, one-sided,
-    // the threshold as the null, the MDE beyond it).
-    let observed = primary.filter(|p| p.control.n >= 30);
-    let sc = &e.spec.success_criteria;
-    let (sample_size, basis) =
-        match observed.and_then(|p| Some((p.control.mean, p.control.std_dev()?))) {
-            Some((m, s)) => (plan::required_for(sc, m, s), "observed"),
-            None => (
-                plan::required_for(sc, plan.assumed.0, plan.assumed.1),
-                "prior",
-            ),
-        };
-    let required = sample_size
-        .as_ref()
-        .ok()
-        .map(|s| s.per_variant.max(min_samples));
-    let estimated_end_date = e.start_date.map(|start| {
-        let min_end = start + Duration::days(i64::from(e.spec.min_duration));
-        let elapsed = (now - start).num_seconds().max(1) as f64 / 86_400.0;
-        let per_day = (control.samples.min(treatment.samples)) as f64 / elapsed;
-        match required {
-            Some(req) if per_day > 0.0 => {
-                let days = (req as f64 / per_day).min(3650.0);
-                min_end.max(start + Duration::seconds((days * 86_400.0) as i64))
-            }
-            _ => min_end,
-        }
-    });
-    let power = PowerEstimate {
-        required_per_variant: required,
-        basis: basis.into(),
-        estimated_end_date,
-        note: sample_size.err().map(|e| insufficient_text(&e)),
-        planned_per_variant: Some(plan.per_variant),
-        minimum_detectable_effect: Some(plan.mde),
-        alternative: Some(plan.null + plan.mde),
-        test: "sequential".into(),
-    };
+    let power = power::estimate(e, &plan, primary, [control.samples, treatment.samples], now);
 
     let headline = |v: &VariantResults| ArmResults {
         samples: v.samples,

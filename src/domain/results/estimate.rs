@@ -2,13 +2,10 @@
 //! arm needs (the power calculation the results use, with the same priors) and how long the
 //! recent traffic of its tenant takes to bring them. Pure: the store measures the traffic.
 
-use super::plan::{effect_words, plan};
+use super::plan::{after_days, days_to_complete, effect_words, plan};
 use crate::domain::experiment::ExperimentSpec;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-/// The longest estimate given, in days: beyond it the answer is "more than ten years".
-pub const MAX_ESTIMATE_DAYS: f64 = 3650.0;
 
 /// The estimate shown in the wizard's summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,20 +43,12 @@ pub fn estimate_completion(
     let min_days = f64::from(spec.min_duration);
     // The smaller arm fills last.
     let share = f64::from(spec.allocation.control.min(spec.allocation.treatment)) / 100.0;
-    let rate = users_per_day
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .map(|r| r * share)
-        .filter(|r| *r > 0.0);
-    let (days, from_traffic) = match rate {
-        Some(per_arm) => (
-            (required as f64 / per_arm)
-                .max(min_days)
-                .min(MAX_ESTIMATE_DAYS),
-            true,
-        ),
+    let per_arm = users_per_day.map(|r| r * share).unwrap_or(0.0);
+    let (days, from_traffic) = match days_to_complete(required, per_arm, min_days) {
+        Some(days) => (days, true),
         None => (min_days, false),
     };
-    let end = now + Duration::seconds((days * 86_400.0).round() as i64);
+    let end = after_days(now, days);
     let power_text = match power {
         Some(n) => format!(
             "{n} users per arm meet the criterion with 80% power when the truth is {} \
@@ -94,8 +83,10 @@ pub fn estimate_completion(
 
 #[cfg(test)]
 mod tests {
+    use super::super::plan::MAX_ESTIMATE_DAYS;
     use super::*;
     use crate::domain::experiment::ExperimentInput;
+    use chrono::Duration;
 
     fn spec(threshold: f64, min_samples: f64, min_days: f64, alloc: (f64, f64)) -> ExperimentSpec {
         let input: ExperimentInput = serde_json::from_value(serde_json::json!({

@@ -8,13 +8,16 @@ mod compute;
 mod estimate;
 mod model;
 mod plan;
+mod power;
+mod recommend;
 mod rows;
 
 pub use compute::{compute, is_final};
-pub use estimate::{CompletionEstimate, MAX_ESTIMATE_DAYS, estimate_completion};
+pub use estimate::{CompletionEstimate, estimate_completion};
 pub use model::*;
 pub use plan::{
-    DEFAULT_MDE, Plan, criterion_null, effect_words, is_strict, judge, mde, plan, required_for,
+    DEFAULT_MDE, MAX_ESTIMATE_DAYS, Plan, criterion_null, days_to_complete, effect_words,
+    is_strict, judge, mde, plan, required_for,
 };
 pub use rows::{DayRow, Observed, UserRow};
 

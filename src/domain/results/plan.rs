@@ -8,6 +8,7 @@ use crate::domain::experiment::{ExperimentSpec, Metric, Operator, SuccessCriteri
 use crate::domain::stats::{
     CriterionPlan, DEFAULT_POWER, Horizon, Insufficient, criterion_sample_size,
 };
+use chrono::{DateTime, Utc};
 
 /// Prior means and standard deviations used for power before there is data.
 pub(super) fn prior(metric: Metric) -> (f64, f64) {
@@ -25,6 +26,26 @@ pub(super) fn prior(metric: Metric) -> (f64, f64) {
 /// for (a fraction: 5 percentage points of relative change), when the criterion states
 /// none.
 pub const DEFAULT_MDE: f64 = 0.05;
+
+/// The longest estimate given, in days: beyond it the answer is "more than ten years".
+pub const MAX_ESTIMATE_DAYS: f64 = 3650.0;
+
+/// Days from the start until the arm that fills last holds `required` users, when it gains
+/// `per_arm_per_day` users a day: never fewer than `min_days`, never more than
+/// [`MAX_ESTIMATE_DAYS`]. `None` when there is no traffic to go by. The one end-date rule of
+/// the wizard's estimate (`estimate`) and of a running experiment's power (`compute`).
+pub fn days_to_complete(required: u64, per_arm_per_day: f64, min_days: f64) -> Option<f64> {
+    (per_arm_per_day.is_finite() && per_arm_per_day > 0.0).then(|| {
+        (required as f64 / per_arm_per_day)
+            .max(min_days)
+            .min(MAX_ESTIMATE_DAYS)
+    })
+}
+
+/// `start` plus `days` (to the second).
+pub fn after_days(start: DateTime<Utc>, days: f64) -> DateTime<Utc> {
+    start + chrono::Duration::seconds((days * 86_400.0).round() as i64)
+}
 
 /// The improvement (a signed fraction, positive = better in the metric's own direction)
 /// that the criterion must beat: `+t` for "improves by more than / at least t %", `−t`
