@@ -4,7 +4,7 @@
 
 use super::ServiceError;
 use super::results::{REFRESH_EVERY, recompute};
-use crate::domain::experiment::Action;
+use crate::domain::experiment::{Action, AuditAction};
 use crate::domain::results::ReasonKind;
 use crate::domain::{ExperimentStatus, Principal, Role};
 use crate::store;
@@ -76,7 +76,9 @@ async fn refresh_one(pool: &PgPool, id: Uuid) -> Result<bool, ServiceError> {
                 &root,
                 e.id,
                 Action::Pause,
-                &format!("auto_pause: {}", why.join("; ")),
+                AuditAction::AutoPause {
+                    reasons: why.join("; "),
+                },
             )
             .await?;
         }

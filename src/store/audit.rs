@@ -1,4 +1,4 @@
-use crate::domain::experiment::AuditEntry;
+use crate::domain::experiment::{AuditAction, AuditEntry};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -9,7 +9,7 @@ pub async fn insert(
     tenant_id: &str,
     experiment_id: Uuid,
     actor: &str,
-    action: &str,
+    action: &AuditAction,
     before: Option<Value>,
     after: Option<Value>,
 ) -> sqlx::Result<()> {
@@ -19,7 +19,7 @@ pub async fn insert(
         tenant_id,
         experiment_id,
         actor,
-        action,
+        &*action.text(),
         before,
         after
     )

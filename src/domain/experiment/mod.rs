@@ -14,8 +14,8 @@ pub use input::{
 pub use lifecycle::{Action, TransitionError};
 pub use metric::{Direction, Metric, UnknownMetric};
 pub use model::{
-    AuditEntry, DeployRequest, Deployment, Experiment, ExperimentListItem, ExperimentPage,
-    SYSTEM_TENANT,
+    AuditAction, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentListItem,
+    ExperimentPage, SYSTEM_TENANT,
 };
 pub use overlap::may_overlap;
 pub use spec::{ExperimentSpec, Operator, SuccessCriteria, TargetType, VariantConfig};

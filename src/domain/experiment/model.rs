@@ -67,6 +67,35 @@ pub struct Deployment {
     pub deployed_at: DateTime<Utc>,
 }
 
+/// What an audit row records: how the experiment changed, and who (or what) changed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditAction {
+    Create,
+    /// An edit of the draft's definition.
+    Update,
+    Approve,
+    /// A lifecycle action asked for by a caller (start, pause, …, declare or deploy the
+    /// winner).
+    Lifecycle(super::Action),
+    /// A pause made by Verdict's guardrail circuit breaker, with the breaches that made it.
+    AutoPause {
+        reasons: String,
+    },
+}
+
+impl AuditAction {
+    /// The text the audit log stores (and the API shows) as the row's action.
+    pub fn text(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            AuditAction::Create => "create".into(),
+            AuditAction::Update => "update".into(),
+            AuditAction::Approve => "approve".into(),
+            AuditAction::Lifecycle(action) => action.as_str().into(),
+            AuditAction::AutoPause { reasons } => format!("auto_pause: {reasons}").into(),
+        }
+    }
+}
+
 /// One line of an experiment's audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

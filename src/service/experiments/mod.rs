@@ -1,22 +1,27 @@
-//! Managing experiments: create, read, edit, the lifecycle, approval and deployment.
-//! Every change and its audit row are written in one transaction.
+//! Managing experiments: create, read, edit (here), the lifecycle and approval
+//! (`lifecycle`), declaring and deploying the winner (`winner`). Every change and its audit
+//! row are written in one transaction.
+
+mod lifecycle;
+mod winner;
+
+pub use lifecycle::{approve, transition, transition_with_reason};
+pub use winner::{declare_winner, deploy_winner, deployments};
 
 use super::ServiceError;
 use super::access::{load_visible, lock_visible, require_manage, require_read, tenant_scope};
-use crate::domain::assignment::{Allocation, Variant};
+use crate::domain::assignment::Allocation;
 use crate::domain::experiment::{
-    Action, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentInput, ExperimentPage,
-    SYSTEM_TENANT, may_overlap,
+    AuditAction, AuditEntry, Experiment, ExperimentInput, ExperimentPage, SYSTEM_TENANT,
 };
 use crate::domain::results::{CompletionEstimate, estimate_completion};
 use crate::domain::{ExperimentStatus, FieldError, Principal, Role, StatusCounts};
 use crate::store;
-use crate::store::experiments::StoredExperiment;
 use anyhow::Context;
 use chrono::Utc;
 use rand::RngCore;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -47,7 +52,7 @@ fn changes(before: &Experiment, after: &Experiment) -> (Value, Value) {
 async fn save(
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     who: &Principal,
-    action: &str,
+    action: AuditAction,
     before: &Experiment,
     after: &Experiment,
 ) -> Result<Experiment, ServiceError> {
@@ -60,7 +65,7 @@ async fn save(
         &saved.tenant_id,
         saved.id,
         &who.actor,
-        action,
+        &action,
         Some(old),
         Some(new),
     )
@@ -155,7 +160,7 @@ pub async fn create(
         &experiment.tenant_id,
         experiment.id,
         &who.actor,
-        "create",
+        &AuditAction::Create,
         None,
         Some(to_json(&experiment)),
     )
@@ -300,7 +305,7 @@ pub async fn update(
     if runs_differently {
         after.approved_by = None;
     }
-    save(tx, who, "update", &before, &after).await
+    save(tx, who, AuditAction::Update, &before, &after).await
 }
 
 /// A live experiment's allocation may only grow, at the same control:treatment ratio.
@@ -318,298 +323,6 @@ fn check_ramp(old: Allocation, new: Allocation) -> Result<(), ServiceError> {
         )]));
     }
     Ok(())
-}
-
-/// Start, pause, resume, stop or cancel. Refused with `Conflict` when the status does not
-/// allow it. Two concurrent calls: one wins, the other sees the new status.
-#[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id, action = %action))]
-pub async fn transition(
-    pool: &PgPool,
-    who: &Principal,
-    id: Uuid,
-    action: Action,
-    require_approval: bool,
-) -> Result<Experiment, ServiceError> {
-    transition_inner(pool, who, id, action, require_approval, action.as_str()).await
-}
-
-/// A transition made by Verdict itself (e.g. the guardrail circuit breaker), with the
-/// reason as the audit log's action.
-pub async fn transition_with_reason(
-    pool: &PgPool,
-    who: &Principal,
-    id: Uuid,
-    action: Action,
-    reason: &str,
-) -> Result<Experiment, ServiceError> {
-    transition_inner(pool, who, id, action, false, reason).await
-}
-
-async fn transition_inner(
-    pool: &PgPool,
-    who: &Principal,
-    id: Uuid,
-    action: Action,
-    require_approval: bool,
-    audit_action: &str,
-) -> Result<Experiment, ServiceError> {
-    require_manage(who)?;
-    let (tx, before) = loop {
-        let mut tx = pool.begin().await.context("Failed to begin")?;
-        // Peek at the target first so that the target lock is always taken before the row
-        // lock; if a concurrent edit moved the draft to another target in between, start
-        // over with the new one (the overlap check must hold the lock of the target that
-        // starts).
-        let peeked = store::experiments::get(&mut *tx, id)
-            .await
-            .context("Failed to load the experiment")?
-            .ok_or(ServiceError::NotFound)?
-            .experiment;
-        if action == Action::Start {
-            store::experiments::lock_target(
-                &mut tx,
-                peeked.spec.target_type,
-                &peeked.spec.target_id,
-            )
-            .await
-            .context("Failed to lock the target")?;
-        }
-        let before = lock_visible(&mut tx, who, id).await?.experiment;
-        if action != Action::Start
-            || (before.spec.target_type, &before.spec.target_id)
-                == (peeked.spec.target_type, &peeked.spec.target_id)
-        {
-            break (tx, before);
-        }
-    };
-    let mut tx = tx;
-    let next = before
-        .status
-        .apply(action)
-        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-    let mut after = before.clone();
-    after.status = next;
-    let now = Utc::now();
-    match action {
-        Action::Start => {
-            if require_approval && before.approved_by.is_none() {
-                return Err(ServiceError::Conflict(
-                    "this experiment needs approval before it starts: a super_admin other than \
-                     its creator must approve it (POST …/approve)"
-                        .into(),
-                ));
-            }
-            let live = store::experiments::live_on_target(
-                &mut tx,
-                before.spec.target_type,
-                &before.spec.target_id,
-                before.id,
-            )
-            .await
-            .context("Failed to look for overlapping experiments")?;
-            if let Some(other) = live.iter().find(|o| {
-                may_overlap(
-                    &before.tenant_id,
-                    &before.spec.targeting,
-                    &o.tenant_id,
-                    &o.spec.targeting,
-                )
-            }) {
-                // Name the other experiment only to a caller who may see it.
-                let which = if who.can_see(&other.tenant_id) {
-                    format!(
-                        "experiment {:?} ({}) is already {}",
-                        other.spec.name, other.id, other.status
-                    )
-                } else {
-                    "another experiment (not one of yours) is already live".to_owned()
-                };
-                return Err(ServiceError::Conflict(format!(
-                    "{which} on {} {:?} for overlapping traffic; stop it first",
-                    before.spec.target_type, before.spec.target_id
-                )));
-            }
-            after.start_date = Some(now);
-        }
-        Action::Stop | Action::Cancel => after.end_date = Some(now),
-        _ => {}
-    }
-    let saved = save(tx, who, audit_action, &before, &after).await?;
-    if saved.status == ExperimentStatus::Completed {
-        completed(pool, &saved).await;
-    }
-    Ok(saved)
-}
-
-/// Stores the final results of an experiment that just completed; a failure is logged,
-/// not returned (the transition itself has committed, and the results can be recomputed).
-async fn completed(pool: &PgPool, e: &Experiment) {
-    if let Err(err) = super::results::finalize(pool, e).await {
-        tracing::error!(experiment_id = %e.id, error = ?err, "could not store the final results");
-    }
-}
-
-/// Ends the experiment with `winner` declared.
-#[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id))]
-pub async fn declare_winner(
-    pool: &PgPool,
-    who: &Principal,
-    id: Uuid,
-    winner: Variant,
-) -> Result<Experiment, ServiceError> {
-    require_manage(who)?;
-    let mut tx = pool.begin().await.context("Failed to begin")?;
-    let before = lock_visible(&mut tx, who, id).await?.experiment;
-    let next = before
-        .status
-        .apply(Action::DeclareWinner)
-        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-    let mut after = before.clone();
-    after.status = next;
-    after.winner = Some(winner);
-    after.end_date = Some(Utc::now());
-    let saved = save(tx, who, "declare_winner", &before, &after).await?;
-    completed(pool, &saved).await;
-    Ok(saved)
-}
-
-/// Approves an experiment (spec: approvedBy). Only a super_admin other than its creator.
-#[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id))]
-pub async fn approve(pool: &PgPool, who: &Principal, id: Uuid) -> Result<Experiment, ServiceError> {
-    if !who.can_approve() {
-        return Err(ServiceError::Forbidden);
-    }
-    let mut tx = pool.begin().await.context("Failed to begin")?;
-    let before = lock_visible(&mut tx, who, id).await?.experiment;
-    // By token: two tokens may carry the same label; one token is one person's.
-    let creator = store::experiments::creator_token(&mut tx, id)
-        .await
-        .context("Failed to read who created the experiment")?;
-    let own = match creator {
-        Some(token) => token == who.token_id,
-        None => before.created_by == who.actor,
-    };
-    if own {
-        return Err(ServiceError::Conflict(
-            "the creator of an experiment cannot approve it; ask another super_admin".into(),
-        ));
-    }
-    if !matches!(
-        before.status,
-        ExperimentStatus::Draft | ExperimentStatus::Active | ExperimentStatus::Paused
-    ) {
-        return Err(ServiceError::Conflict(format!(
-            "cannot approve an experiment that is {}",
-            before.status
-        )));
-    }
-    let mut after = before.clone();
-    after.approved_by = Some(who.actor.clone());
-    save(tx, who, "approve", &before, &after).await
-}
-
-/// Rolls the winner out to a share of users. Deploying again with a higher percentage
-/// widens the rollout; it never narrows.
-#[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id))]
-pub async fn deploy_winner(
-    pool: &PgPool,
-    who: &Principal,
-    id: Uuid,
-    request: DeployRequest,
-) -> Result<(Experiment, Deployment), ServiceError> {
-    require_manage(who)?;
-    let pct = request.rollout_percentage.unwrap_or(100.0);
-    if !pct.is_finite() || pct.fract() != 0.0 || !(1.0..=100.0).contains(&pct) {
-        return Err(ServiceError::Invalid(vec![FieldError::new(
-            "rolloutPercentage",
-            "must be a whole number from 1 to 100",
-        )]));
-    }
-    let notes = request.notes.unwrap_or_default();
-    if notes.chars().count() > 10_000 {
-        return Err(ServiceError::Invalid(vec![FieldError::new(
-            "notes",
-            "must have at most 10000 characters",
-        )]));
-    }
-    let mut tx = pool.begin().await.context("Failed to begin")?;
-    let StoredExperiment {
-        experiment: before,
-        salt,
-    } = lock_visible(&mut tx, who, id).await?;
-    let next = before
-        .status
-        .apply(Action::DeployWinner)
-        .map_err(|e| ServiceError::Conflict(e.to_string()))?;
-    if let Some(declared) = before.winner
-        && declared != request.winner
-    {
-        return Err(ServiceError::Conflict(format!(
-            "the declared winner is {declared}, not {}",
-            request.winner
-        )));
-    }
-    let previous = store::deployments::for_experiment(&mut *tx, id)
-        .await
-        .context("Failed to load deployments")?;
-    let pct = pct as u8;
-    if let Some(last) = previous.first()
-        && pct < last.rollout_percentage
-    {
-        return Err(ServiceError::Conflict(format!(
-            "the winner is already rolled out to {}%; a rollout only widens",
-            last.rollout_percentage
-        )));
-    }
-    let deployment = Deployment {
-        id: Uuid::now_v7(),
-        experiment_id: before.id,
-        tenant_id: before.tenant_id.clone(),
-        target_type: before.spec.target_type.as_str().to_owned(),
-        target_id: before.spec.target_id.clone(),
-        winner: request.winner,
-        configuration: before.configuration(request.winner).clone(),
-        rollout_percentage: pct,
-        notes,
-        deployed_by: who.actor.clone(),
-        deployed_at: Utc::now(),
-    };
-    let mut deployment = deployment;
-    deployment.deployed_at = store::deployments::insert(&mut tx, &deployment, &salt)
-        .await
-        .context("Failed to record the deployment")?;
-    let mut after = before.clone();
-    after.status = next;
-    after.winner = Some(request.winner);
-    let saved = store::experiments::update(&mut tx, &after)
-        .await
-        .context("Failed to save the experiment")?;
-    store::audit::insert(
-        &mut tx,
-        &saved.tenant_id,
-        saved.id,
-        &who.actor,
-        "deploy_winner",
-        Some(json!({"status": before.status, "rolloutPercentage": previous.first().map(|d| d.rollout_percentage)})),
-        Some(json!({"status": saved.status, "winner": request.winner, "rolloutPercentage": pct, "notes": deployment.notes})),
-    )
-    .await
-    .context("Failed to write the audit log")?;
-    tx.commit().await.context("Failed to commit")?;
-    Ok((saved, deployment))
-}
-
-/// The deployments of an experiment, newest first.
-pub async fn deployments(
-    pool: &PgPool,
-    who: &Principal,
-    id: Uuid,
-) -> Result<Vec<Deployment>, ServiceError> {
-    require_read(who)?;
-    load_visible(pool, who, id).await?;
-    Ok(store::deployments::for_experiment(pool, id)
-        .await
-        .context("Failed to load deployments")?)
 }
 
 /// The audit log of an experiment, oldest first.
