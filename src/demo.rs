@@ -6,15 +6,11 @@ use crate::domain::experiment::{Action, DeployRequest, ExperimentInput};
 use crate::domain::{Principal, Role};
 use crate::runtime::Runtime;
 use crate::service::{ServiceError, events, experiments, results};
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-fn svc(e: ServiceError) -> anyhow::Error {
-    anyhow!("{e:?}")
-}
 
 /// Deterministic noise (splitmix64), so every demo looks the same.
 struct Noise(crate::domain::splitmix::SplitMix64);
@@ -166,13 +162,15 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Vec<(String, Uuid)>> {
             "secondaryMetrics": if plan.metric == "quality" { json!(["latency", "satisfaction"]) } else { json!(["quality", "latency"]) },
             "minDuration": 7, "minSamplesPerVariant": 300
         }))?;
-        let e = experiments::create(pool, &root, input).await.map_err(svc)?;
+        let e = experiments::create(pool, &root, input)
+            .await
+            .map_err(ServiceError::into_anyhow)?;
         let mut steps = plan.steps.iter();
         if plan.steps.first() == Some(&"start") {
             steps.next();
             experiments::transition(pool, &root, e.id, Action::Start, false)
                 .await
-                .map_err(svc)?;
+                .map_err(ServiceError::into_anyhow)?;
             // Started ten days ago, so the charts have days to show.
             sqlx::query!(
                 "update experiments set start_date = now() - interval '10 days' where id = $1",
@@ -189,22 +187,22 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Vec<(String, Uuid)>> {
                 "pause" => {
                     experiments::transition(pool, &root, e.id, Action::Pause, false)
                         .await
-                        .map_err(svc)?;
+                        .map_err(ServiceError::into_anyhow)?;
                 }
                 "stop" => {
                     experiments::transition(pool, &root, e.id, Action::Stop, false)
                         .await
-                        .map_err(svc)?;
+                        .map_err(ServiceError::into_anyhow)?;
                 }
                 "cancel" => {
                     experiments::transition(pool, &root, e.id, Action::Cancel, false)
                         .await
-                        .map_err(svc)?;
+                        .map_err(ServiceError::into_anyhow)?;
                 }
                 "declare_winner" => {
                     experiments::declare_winner(pool, &root, e.id, Variant::Treatment)
                         .await
-                        .map_err(svc)?;
+                        .map_err(ServiceError::into_anyhow)?;
                 }
                 "deploy_25" => {
                     experiments::deploy_winner(
@@ -218,7 +216,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Vec<(String, Uuid)>> {
                         },
                     )
                     .await
-                    .map_err(svc)?;
+                    .map_err(ServiceError::into_anyhow)?;
                 }
                 _ => {}
             }
@@ -279,7 +277,7 @@ async fn send_traffic(
     for chunk in events.chunks(5_000) {
         events::track_batch(runtime, root, chunk)
             .await
-            .map_err(svc)?;
+            .map_err(ServiceError::into_anyhow)?;
     }
     Ok(())
 }

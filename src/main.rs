@@ -179,19 +179,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
+/// A token command's error: `NotFound` means the token, anything else as the service says.
 fn service_error(err: verdict::service::ServiceError) -> anyhow::Error {
-    use verdict::service::ServiceError;
     match err {
-        ServiceError::Invalid(fields) => anyhow::anyhow!(
-            "{}",
-            fields
-                .iter()
-                .map(|f| format!("{}: {}", f.field, f.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        ServiceError::NotFound => anyhow::anyhow!("no such token (or already revoked)"),
-        ServiceError::Unexpected(e) => e,
-        other => anyhow::anyhow!("{other}"),
+        verdict::service::ServiceError::NotFound => {
+            anyhow::anyhow!("no such token (or already revoked)")
+        }
+        other => other.into_anyhow(),
     }
 }

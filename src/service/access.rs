@@ -51,14 +51,10 @@ pub(super) async fn load_visible(
     who: &Principal,
     id: Uuid,
 ) -> Result<StoredExperiment, ServiceError> {
-    let stored = store::experiments::get(pool, id)
+    let found = store::experiments::get(pool, id)
         .await
-        .context("Failed to load the experiment")?
-        .ok_or(ServiceError::NotFound)?;
-    if !who.can_see(&stored.experiment.tenant_id) {
-        return Err(ServiceError::NotFound);
-    }
-    Ok(stored)
+        .context("Failed to load the experiment")?;
+    seen_by(who, found)
 }
 
 /// Loads and locks an experiment the caller may see, in a transaction.
@@ -67,12 +63,18 @@ pub(super) async fn lock_visible(
     who: &Principal,
     id: Uuid,
 ) -> Result<StoredExperiment, ServiceError> {
-    let stored = store::experiments::get_for_update(conn, id)
+    let found = store::experiments::get_for_update(conn, id)
         .await
-        .context("Failed to load the experiment")?
-        .ok_or(ServiceError::NotFound)?;
-    if !who.can_see(&stored.experiment.tenant_id) {
-        return Err(ServiceError::NotFound);
-    }
-    Ok(stored)
+        .context("Failed to load the experiment")?;
+    seen_by(who, found)
+}
+
+/// The experiment found, if the caller may see it: another tenant's is "not found".
+fn seen_by(
+    who: &Principal,
+    found: Option<StoredExperiment>,
+) -> Result<StoredExperiment, ServiceError> {
+    found
+        .filter(|stored| who.can_see(&stored.experiment.tenant_id))
+        .ok_or(ServiceError::NotFound)
 }

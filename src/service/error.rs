@@ -22,3 +22,22 @@ pub enum ServiceError {
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
+
+impl ServiceError {
+    /// The error as a command-line tool reports it: the refused fields with why, the cause
+    /// chain of an unexpected failure, or what the error says.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            ServiceError::Invalid(fields) => anyhow::anyhow!(
+                "{}",
+                fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            ServiceError::Unexpected(e) => e,
+            other => anyhow::anyhow!("{other}"),
+        }
+    }
+}

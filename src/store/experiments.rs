@@ -140,16 +140,54 @@ fn stored(row: ExperimentRow) -> sqlx::Result<StoredExperiment> {
 }
 
 /// Inserts a new experiment, created by the token `created_by_token`.
+/// The columns of an experiment's definition that need encoding, encoded once for both
+/// `insert` and `update` (the statements list the columns; the compiler checks each list
+/// against the schema).
+struct Columns {
+    target_type: &'static str,
+    control_config: Value,
+    treatment_config: Value,
+    alloc_control: i16,
+    alloc_treatment: i16,
+    targeting: Value,
+    primary_metric: &'static str,
+    success_metric: &'static str,
+    success_operator: &'static str,
+    secondary_metrics: Vec<&'static str>,
+    status: &'static str,
+    min_duration_days: i32,
+    min_samples_per_variant: i32,
+}
+
+impl Columns {
+    fn of(e: &Experiment) -> sqlx::Result<Columns> {
+        let s = &e.spec;
+        Ok(Columns {
+            target_type: s.target_type.as_str(),
+            control_config: Value::Object(s.control.configuration.clone()),
+            treatment_config: Value::Object(s.treatment.configuration.clone()),
+            alloc_control: i16::from(s.allocation.control),
+            alloc_treatment: i16::from(s.allocation.treatment),
+            targeting: serde_json::to_value(&s.targeting)
+                .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+            primary_metric: s.primary_metric.db_name(),
+            success_metric: s.success_criteria.metric.db_name(),
+            success_operator: s.success_criteria.operator.symbol(),
+            secondary_metrics: s.secondary_metrics.iter().map(|m| m.db_name()).collect(),
+            status: e.status.as_str(),
+            min_duration_days: i32::from(s.min_duration),
+            min_samples_per_variant: i32::try_from(s.min_samples_per_variant).unwrap_or(i32::MAX),
+        })
+    }
+}
+
 pub async fn insert(
     conn: &mut PgConnection,
     e: &Experiment,
     salt: &str,
     created_by_token: Uuid,
 ) -> sqlx::Result<()> {
-    let s = &e.spec;
-    let targeting =
-        serde_json::to_value(&s.targeting).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let secondary_metrics: Vec<&str> = s.secondary_metrics.iter().map(|m| m.db_name()).collect();
+    let (s, c) = (&e.spec, Columns::of(e)?);
     sqlx::query!(
         "insert into experiments (tenant_id, id, name, description, hypothesis, target_type,
              target_id, control_name, control_config, treatment_name, treatment_config,
@@ -165,25 +203,25 @@ pub async fn insert(
         s.name,
         s.description,
         s.hypothesis,
-        s.target_type.as_str(),
+        c.target_type,
         s.target_id,
         s.control.name,
-        Value::Object(s.control.configuration.clone()),
+        c.control_config,
         s.treatment.name,
-        Value::Object(s.treatment.configuration.clone()),
-        i16::from(s.allocation.control),
-        i16::from(s.allocation.treatment),
-        targeting,
-        s.primary_metric.db_name(),
-        s.success_criteria.metric.db_name(),
-        s.success_criteria.operator.symbol(),
+        c.treatment_config,
+        c.alloc_control,
+        c.alloc_treatment,
+        c.targeting,
+        c.primary_metric,
+        c.success_metric,
+        c.success_operator,
         s.success_criteria.threshold,
         s.success_criteria.confidence_level,
-        &secondary_metrics as &[&str],
+        &c.secondary_metrics as &[&str],
         s.auto_pause_on_guardrail,
-        e.status.as_str(),
-        i32::from(s.min_duration),
-        i32::try_from(s.min_samples_per_variant).unwrap_or(i32::MAX),
+        c.status,
+        c.min_duration_days,
+        c.min_samples_per_variant,
         e.created_by,
         salt,
         e.created_at,
@@ -205,10 +243,7 @@ pub async fn creator_token(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Op
 
 /// Writes every changeable column of `e` and bumps its version; returns the stored row.
 pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Experiment> {
-    let s = &e.spec;
-    let targeting =
-        serde_json::to_value(&s.targeting).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let secondary_metrics: Vec<&str> = s.secondary_metrics.iter().map(|m| m.db_name()).collect();
+    let (s, c) = (&e.spec, Columns::of(e)?);
     let row = sqlx::query_as!(
         ExperimentRow,
         "update experiments set name = $2, description = $3, hypothesis = $4,
@@ -232,27 +267,27 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
         s.name,
         s.description,
         s.hypothesis,
-        s.target_type.as_str(),
+        c.target_type,
         s.target_id,
         s.control.name,
-        Value::Object(s.control.configuration.clone()),
+        c.control_config,
         s.treatment.name,
-        Value::Object(s.treatment.configuration.clone()),
-        i16::from(s.allocation.control),
-        i16::from(s.allocation.treatment),
-        targeting,
-        s.primary_metric.db_name(),
-        s.success_criteria.metric.db_name(),
-        s.success_criteria.operator.symbol(),
+        c.treatment_config,
+        c.alloc_control,
+        c.alloc_treatment,
+        c.targeting,
+        c.primary_metric,
+        c.success_metric,
+        c.success_operator,
         s.success_criteria.threshold,
         s.success_criteria.confidence_level,
-        &secondary_metrics as &[&str],
+        &c.secondary_metrics as &[&str],
         s.auto_pause_on_guardrail,
-        e.status.as_str(),
+        c.status,
         e.start_date,
         e.end_date,
-        i32::from(s.min_duration),
-        i32::try_from(s.min_samples_per_variant).unwrap_or(i32::MAX),
+        c.min_duration_days,
+        c.min_samples_per_variant,
         e.results,
         e.winner.map(|w| w.as_str()),
         e.approved_by,
