@@ -1,6 +1,7 @@
 //! Results: computed from the per-user rollups, stored as snapshots that the UI and the
 //! API read fast, refreshed in the background while an experiment runs, and written onto
-//! the experiment when it completes. The guardrail circuit breaker lives here too.
+//! the experiment when it completes. (The background refresh, with the guardrail circuit
+//! breaker, is in `jobs`.)
 
 use super::ServiceError;
 use crate::domain::Principal;

@@ -1,5 +1,5 @@
-//! The per-user fold: the writers' streams of fold keys, the background fold that sums the
-//! events after each stream's progress into `user_metrics` (and their latencies into the
+//! The per-user fold: the background fold that sums the events after each writer stream's
+//! progress (`streams`) into `user_metrics` (and their latencies into the
 //! request-level sketches), and the quarantine of events it cannot fold.
 
 use super::sketches::FoldedLatencies;
