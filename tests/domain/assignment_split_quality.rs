@@ -78,17 +78,17 @@ fn split_test(alloc: Allocation) {
 }
 
 #[test]
-fn split_50_50() {
+fn a_50_50_split_matches_its_shares_by_chi_square() {
     split_test(Allocation::new(50, 50));
 }
 
 #[test]
-fn split_90_10() {
+fn a_90_10_split_matches_its_shares_by_chi_square() {
     split_test(Allocation::new(90, 10));
 }
 
 #[test]
-fn split_10_20_with_70_percent_excluded() {
+fn a_10_20_split_excluding_70_percent_matches_its_shares() {
     split_test(Allocation::new(10, 20));
 }
 
@@ -115,7 +115,7 @@ fn buckets_are_uniform() {
 }
 
 #[test]
-fn split_quality_with_random_looking_ids_and_rollout() {
+fn random_looking_ids_split_and_roll_out_in_their_shares() {
     // A second id population (UUID-like hex), 200k ids, through the public `assign` and
     // `in_rollout` paths.
     let n = 200_000u64;

@@ -88,7 +88,7 @@ fn fixture_is_up_to_date() {
 }
 
 #[test]
-fn worked_examples_in_assignment_md() {
+fn the_worked_examples_in_assignment_md_hold() {
     use verdict::domain::assignment::{Allocation, Variant};
     type Example = (
         &'static str,

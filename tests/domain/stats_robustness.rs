@@ -90,7 +90,7 @@ fn two_sample_tests_never_leak_non_finite_values() {
 }
 
 #[test]
-fn single_sample_helpers() {
+fn single_sample_helpers_never_leak_non_finite_values() {
     let values = [0.0, 1e300, -1e300, f64::NAN, f64::INFINITY, 5e-324, 3.0];
     for i in 0..values.len() {
         for j in i..values.len() {
@@ -115,7 +115,7 @@ fn single_sample_helpers() {
 }
 
 #[test]
-fn proportions_srm_power_holm_cuped() {
+fn proportions_srm_power_holm_and_cuped_never_leak_non_finite_values() {
     let counts = [0u64, 1, 2, 50, 1_000_000, u64::MAX];
     for &sc in &counts {
         for &nc in &counts {

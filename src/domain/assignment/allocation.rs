@@ -107,7 +107,7 @@ mod tests {
     }
 
     #[test]
-    fn documented_ranges() {
+    fn bucket_ranges_are_the_documented_ones() {
         assert_eq!(bucket_ranges(a(10, 10)), [(0, 1000), (5000, 6000)]);
         assert_eq!(bucket_ranges(a(50, 50)), [(0, 5000), (5000, 10000)]);
         assert_eq!(bucket_ranges(a(90, 10)), [(0, 9000), (9000, 10000)]);
@@ -216,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn choose_boundaries() {
+    fn choose_includes_a_ranges_start_and_excludes_its_end() {
         let alloc = a(10, 20); // [0,1000) [3333,5333)
         assert_eq!(choose(0, alloc), Some(Variant::Control));
         assert_eq!(choose(999, alloc), Some(Variant::Control));

@@ -17,7 +17,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zero_and_hundred() {
+    fn a_rollout_of_0_admits_no_one_and_of_100_or_more_everyone() {
         for i in 0..2_000 {
             let id = format!("user-{i}");
             assert!(!in_rollout("beef", &id, 0));

@@ -337,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn tenant_dimension() {
+    fn a_tenant_list_admits_only_the_listed_tenants_case_sensitively() {
         let t = Targeting {
             tenant_ids: strings(&["acme", "globex"]),
             ..Default::default()
@@ -354,7 +354,7 @@ mod tests {
     }
 
     #[test]
-    fn user_dimension() {
+    fn a_user_list_admits_only_the_listed_users() {
         let t = Targeting {
             user_ids: strings(&["u1", "用户"]),
             ..Default::default()
@@ -490,7 +490,7 @@ mod tests {
     }
 
     #[test]
-    fn json_equality_rules() {
+    fn json_equality_compares_numbers_by_value_and_ignores_key_order() {
         assert!(json_eq(&json!(1), &json!(1.0)));
         assert!(json_eq(&json!(-0.0), &json!(0)));
         assert!(json_eq(&json!(1e2), &json!(100u64)));
@@ -536,7 +536,7 @@ mod tests {
     }
 
     #[test]
-    fn serde_round_trip_with_defaults() {
+    fn targeting_round_trips_as_json_and_omitted_lists_are_empty() {
         let t: Targeting =
             serde_json::from_str(r#"{"tenantIds":["acme"],"scopes":[{"plan":"pro"}]}"#).unwrap();
         assert_eq!(t.tenant_ids, strings(&["acme"]));
@@ -549,7 +549,7 @@ mod tests {
     }
 
     #[test]
-    fn large_lists() {
+    fn lists_of_ten_thousand_entries_match_as_the_reference_does() {
         let t = Targeting {
             tenant_ids: (0..10_000).map(|i| format!("tenant-{i}")).collect(),
             user_ids: (0..10_000).map(|i| format!("user-{i}")).collect(),

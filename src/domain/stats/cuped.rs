@@ -258,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn degenerate() {
+    fn cuped_refuses_empty_single_unit_flat_and_non_finite_arms() {
         let one = pairs(&[1.0], &[1.0]);
         let two = pairs(&[1.0, 2.0], &[1.0, 3.0]);
         assert_eq!(

@@ -258,7 +258,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn alpha_validation() {
+    fn only_a_confidence_strictly_between_0_and_1_gives_an_alpha() {
         assert!((alpha_of(0.95).unwrap() - 0.05).abs() < 1e-15);
         for bad in [0.0, 1.0, -0.1, 1.5, f64::NAN, f64::INFINITY] {
             assert_eq!(
@@ -269,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn display_and_serde() {
+    fn insufficient_data_reads_as_a_sentence_and_round_trips_as_json() {
         let e = Insufficient::too_few(Arm::Treatment, 1, 2);
         assert_eq!(
             e.to_string(),

@@ -35,7 +35,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn basics() {
+    fn holm_adjusts_by_rank_keeps_the_order_and_caps_at_one() {
         assert_eq!(holm_adjust(&[]).unwrap(), Vec::<f64>::new());
         assert_eq!(holm_adjust(&[0.3]).unwrap(), vec![0.3]);
         let a = holm_adjust(&[0.01, 0.04, 0.03, 0.005]).unwrap();
@@ -47,7 +47,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_invalid() {
+    fn a_nan_or_out_of_range_p_value_is_invalid() {
         for bad in [f64::NAN, -0.1, 1.1, f64::INFINITY] {
             assert_eq!(
                 holm_adjust(&[0.1, bad]).unwrap_err(),

@@ -209,7 +209,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn textbook_value() {
+    fn the_sample_size_matches_statsmodels_whatever_the_change_sign() {
         // d = 0.25, alpha 0.05, power 0.8 -> ~251.2 per arm (statsmodels 251.1635)
         let r = sample_size_per_variant(100.0, 20.0, 0.05, 0.95, DEFAULT_POWER).unwrap();
         assert!((r.n_exact - 251.16353629843834).abs() < 1e-6);
@@ -273,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn invalid_inputs() {
+    fn each_invalid_sample_size_input_is_refused_with_its_reason() {
         let inv = |p| Insufficient::invalid(p);
         let f = sample_size_per_variant;
         assert_eq!(f(1.0, 1.0, 0.1, 1.0, 0.8), Err(inv(Parameter::Confidence)));

@@ -157,7 +157,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn degenerate_inputs() {
+    fn each_degenerate_proportion_input_is_refused_with_its_reason() {
         let p = Proportion::new;
         assert_eq!(
             proportion_z_test(p(0, 0), p(0, 0), 0.95)
@@ -206,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn rate_accessor() {
+    fn a_rate_exists_only_with_trials_and_no_more_successes_than_them() {
         assert_eq!(Proportion::new(1, 4).rate(), Some(0.25));
         assert_eq!(Proportion::new(0, 0).rate(), None);
         assert_eq!(Proportion::new(5, 4).rate(), None);

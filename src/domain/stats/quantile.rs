@@ -365,7 +365,7 @@ mod tests {
     }
 
     #[test]
-    fn zero_and_non_finite_values() {
+    fn a_sketch_counts_zeros_and_ignores_non_finite_values() {
         let s = sketch([0.0, 0.0, 5.0, f64::NAN, f64::INFINITY]);
         assert_eq!(s.count(), 3);
         assert_eq!(s.at_rank(0), Some(0.0));

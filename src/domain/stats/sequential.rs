@@ -290,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn degenerate_and_extreme() {
+    fn degenerate_arms_are_refused_and_extreme_evidence_stays_finite() {
         let c = sm(1, 1.0, 0.0);
         let t = sm(10, 1.0, 1.0);
         assert!(sequential_test(&c, &t, 0.95, 100.0).is_err());

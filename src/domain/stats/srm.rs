@@ -86,7 +86,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn invalid_and_empty() {
+    fn srm_refuses_bad_weights_and_reports_all_zero_counts_as_no_data() {
         let w = Insufficient::invalid(Parameter::Weights);
         assert_eq!(srm_check(&[1, 2], &[1.0]).unwrap_err(), w);
         assert_eq!(srm_check(&[1], &[1.0]).unwrap_err(), w);
@@ -102,7 +102,7 @@ mod tests {
     }
 
     #[test]
-    fn perfect_split_and_gross_mismatch() {
+    fn a_perfect_split_passes_and_a_gross_mismatch_is_flagged() {
         let r = srm_check(&[500, 500], &[0.5, 0.5]).unwrap();
         assert_eq!((r.chi_square, r.p_value, r.mismatch), (0.0, 1.0, false));
         let r = srm_check(&[1000, 0], &[0.5, 0.5]).unwrap();

@@ -227,7 +227,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn empty_and_single() {
+    fn an_empty_or_one_value_summary_has_no_variance() {
         let s = Summary::from_slice(&[]);
         assert_eq!(s, Summary::EMPTY);
         assert_eq!(s.variance(), None);
@@ -295,7 +295,7 @@ mod tests {
     }
 
     #[test]
-    fn percentile_edges() {
+    fn a_percentile_interpolates_and_is_none_without_data_or_valid_p() {
         assert_eq!(percentile(&[], 0.5), None);
         assert_eq!(percentile(&[1.0], -0.1), None);
         assert_eq!(percentile(&[1.0], 1.1), None);

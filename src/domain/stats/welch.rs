@@ -309,7 +309,7 @@ mod tests {
     }
 
     #[test]
-    fn degenerate_counts() {
+    fn welch_needs_two_units_per_arm_and_a_valid_confidence() {
         let one = s(&[1.0]);
         let two = s(&[1.0, 2.0]);
         assert_eq!(
@@ -331,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn zero_variance_both_arms() {
+    fn two_constant_arms_are_refused_as_zero_variance() {
         let a = s(&[3.0, 3.0, 3.0]);
         let b = s(&[4.0, 4.0]);
         assert_eq!(
@@ -354,7 +354,7 @@ mod tests {
     }
 
     #[test]
-    fn zero_control_mean() {
+    fn a_zero_control_mean_refuses_the_lift_but_not_the_difference() {
         let a = s(&[-1.0, 1.0]);
         let b = s(&[1.0, 2.0]);
         assert_eq!(
@@ -366,7 +366,7 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_inputs() {
+    fn nan_or_overflowing_inputs_are_refused_as_non_finite() {
         let bad = s(&[1.0, f64::NAN]);
         let ok = s(&[1.0, 2.0]);
         assert_eq!(
@@ -386,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn extreme_but_finite_scales() {
+    fn tiny_variances_and_huge_counts_still_give_finite_results() {
         // tiny variances must not underflow the dof to NaN
         let a = Summary::from_moments(100, 1.0, 1e-300);
         let b = Summary::from_moments(50, 1.0 + 1e-150, 1e-300);
@@ -401,7 +401,7 @@ mod tests {
     }
 
     #[test]
-    fn threshold_direction_semantics() {
+    fn a_threshold_test_counts_improvement_in_the_metrics_direction() {
         // latency: treatment 10% lower (better for lower-is-better)
         let c = Summary::from_moments(10_000, 200.0, 100.0);
         let t = Summary::from_moments(10_000, 180.0, 100.0);
