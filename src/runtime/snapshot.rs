@@ -77,11 +77,7 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Snapshot> {
                 target_id: row.target_id,
                 salt: row.salt,
                 rollout_percentage: u8::try_from(row.rollout_percentage)?,
-                winner: if row.winner == "control" {
-                    Variant::Control
-                } else {
-                    Variant::Treatment
-                },
+                winner: row.winner.parse::<Variant>()?,
                 compiled: targeting(row.targeting)?.compile(),
                 configuration: raw(&row.configuration)?,
             })

@@ -1,4 +1,3 @@
-use crate::domain::assignment::Variant;
 use crate::domain::experiment::Deployment;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -55,11 +54,7 @@ impl DeploymentRow {
             tenant_id: self.tenant_id,
             target_type: self.target_type,
             target_id: self.target_id,
-            winner: if self.winner == "control" {
-                Variant::Control
-            } else {
-                Variant::Treatment
-            },
+            winner: super::variant(&self.winner)?,
             configuration: match self.configuration {
                 Value::Object(m) => m,
                 _ => Default::default(),

@@ -1,4 +1,4 @@
-use crate::domain::assignment::{Allocation, Targeting, Variant};
+use crate::domain::assignment::{Allocation, Targeting};
 use crate::domain::experiment::{
     Experiment, ExperimentListItem, ExperimentSpec, Metric, Operator, SuccessCriteria, TargetType,
     VariantConfig,
@@ -62,14 +62,6 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
-fn variant_of(name: &str) -> sqlx::Result<Variant> {
-    match name {
-        "control" => Ok(Variant::Control),
-        "treatment" => Ok(Variant::Treatment),
-        other => Err(decode_msg(format!("unknown variant {other:?}"))),
-    }
-}
-
 impl ExperimentRow {
     fn into_domain(self) -> sqlx::Result<(Experiment, String)> {
         let spec = ExperimentSpec {
@@ -117,7 +109,7 @@ impl ExperimentRow {
             start_date: self.start_date,
             end_date: self.end_date,
             results: self.results,
-            winner: self.winner.as_deref().map(variant_of).transpose()?,
+            winner: self.winner.as_deref().map(super::variant).transpose()?,
             created_by: self.created_by,
             approved_by: self.approved_by,
             created_at: self.created_at,
@@ -482,7 +474,7 @@ pub async fn list(
             primary_lift: r.primary_lift,
             significance: r.significance,
             recommendation: r.recommendation,
-            winner: r.winner.as_deref().map(variant_of).transpose()?,
+            winner: r.winner.as_deref().map(super::variant).transpose()?,
         })
     })
     .collect()

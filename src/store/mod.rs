@@ -18,6 +18,11 @@ macro_rules! col {
     };
 }
 
+/// A variant as a column stores it (`control` or `treatment`); anything else fails to decode.
+fn variant(name: &str) -> sqlx::Result<crate::domain::assignment::Variant> {
+    name.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
 pub mod assignments;
 pub mod audit;
 pub mod copy;

@@ -8,13 +8,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-fn variant(name: &str) -> Variant {
-    if name == "control" {
-        Variant::Control
-    } else {
-        Variant::Treatment
-    }
-}
+use super::variant;
 
 #[derive(sqlx::FromRow)]
 struct UserMetricsRow {
@@ -137,25 +131,27 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserR
     let users = rows
         .into_iter()
         .filter(|r| !r.mixed)
-        .map(|r| UserRow {
-            variant: variant(&r.variant),
-            events: count(r.events),
-            errors: count(r.errors),
-            sums: [
-                (count(r.quality_n), r.quality_sum),
-                (count(r.citation_n), r.citation_sum),
-                (count(r.latency_n), r.latency_sum),
-                (count(r.tokens_n), r.tokens_sum),
-                (count(r.cost_n), r.cost_sum),
-            ],
-            feedback: Feedback {
-                positive: count(r.positive),
-                negative: count(r.negative),
-                neutral: count(r.neutral),
-            },
-            covariate: (r.pre_n > 0).then(|| r.pre_sum / r.pre_n as f64),
+        .map(|r| -> sqlx::Result<UserRow> {
+            Ok(UserRow {
+                variant: variant(&r.variant)?,
+                events: count(r.events),
+                errors: count(r.errors),
+                sums: [
+                    (count(r.quality_n), r.quality_sum),
+                    (count(r.citation_n), r.citation_sum),
+                    (count(r.latency_n), r.latency_sum),
+                    (count(r.tokens_n), r.tokens_sum),
+                    (count(r.cost_n), r.cost_sum),
+                ],
+                feedback: Feedback {
+                    positive: count(r.positive),
+                    negative: count(r.negative),
+                    neutral: count(r.neutral),
+                },
+                covariate: (r.pre_n > 0).then(|| r.pre_sum / r.pre_n as f64),
+            })
         })
-        .collect();
+        .collect::<sqlx::Result<_>>()?;
     Ok(UserRows {
         users,
         in_both_arms,
@@ -174,7 +170,7 @@ pub async fn assigned_counts(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result
     .await?;
     let mut out = [0u64; 2];
     for (v, n) in rows.into_iter().map(|r| (r.variant, r.count)) {
-        let slot = usize::from(variant(&v) == Variant::Treatment);
+        let slot = usize::from(variant(&v)? == Variant::Treatment);
         out[slot] = count(n);
     }
     Ok(out)
@@ -201,14 +197,16 @@ pub async fn day_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<Vec<Da
         let slot = merged.entry((day, v)).or_insert(Summary::EMPTY);
         *slot = slot.merge(&shard);
     }
-    Ok(merged
+    merged
         .into_iter()
-        .map(|((day, v), s)| DayRow {
-            day,
-            variant: variant(&v),
-            quality: (s.n, s.mean, s.m2),
+        .map(|((day, v), s)| {
+            Ok(DayRow {
+                day,
+                variant: variant(&v)?,
+                quality: (s.n, s.mean, s.m2),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The stored snapshot of an experiment's results.

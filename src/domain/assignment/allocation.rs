@@ -45,6 +45,23 @@ impl Variant {
     }
 }
 
+/// A variant name that is neither `control` nor `treatment`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown variant {0:?}; expected control or treatment")]
+pub struct UnknownVariant(pub String);
+
+impl core::str::FromStr for Variant {
+    type Err = UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "control" => Ok(Variant::Control),
+            "treatment" => Ok(Variant::Treatment),
+            other => Err(UnknownVariant(other.to_owned())),
+        }
+    }
+}
+
 impl core::fmt::Display for Variant {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())
