@@ -67,3 +67,62 @@ impl AssignmentCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key<'a>(tenant: &'a str, experiment: u128, user: &'a str) -> Key<'a> {
+        Key {
+            tenant,
+            experiment: Uuid::from_u128(experiment),
+            user,
+        }
+    }
+
+    fn assigned(id: u128, control: bool) -> Assigned {
+        Assigned {
+            id: Uuid::from_u128(id),
+            control,
+        }
+    }
+
+    /// What was put is found again by its exact key, by position; another tenant, experiment
+    /// or user of the same name is not.
+    #[test]
+    fn a_committed_assignment_is_found_by_its_exact_key_only() {
+        let cache = AssignmentCache::default();
+        cache.put([(key("acme", 1, "u1"), assigned(7, true))].into_iter());
+        let got = cache.get(&[
+            key("acme", 1, "u1"),
+            key("other", 1, "u1"),
+            key("acme", 2, "u1"),
+            key("acme", 1, "u2"),
+        ]);
+        assert_eq!(
+            got[0].map(|a| (a.id, a.control)),
+            Some((Uuid::from_u128(7), true))
+        );
+        assert!(got[1..].iter().all(Option::is_none));
+    }
+
+    /// Past its bound the cache starts afresh rather than growing without end, and keeps
+    /// counting what it holds.
+    #[test]
+    fn a_full_cache_starts_afresh() {
+        let cache = AssignmentCache::default();
+        let users: Vec<String> = (0..=CACHED_ASSIGNMENTS).map(|i| format!("u{i}")).collect();
+        cache.put(
+            users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (key("acme", 1, u), assigned(i as u128, false))),
+        );
+        let inner = cache.inner.lock().unwrap();
+        assert_eq!(inner.len, 1, "the last one put, after the reset");
+        drop(inner);
+        let last = users.last().unwrap();
+        assert!(cache.get(&[key("acme", 1, last)])[0].is_some());
+        assert!(cache.get(&[key("acme", 1, "u0")])[0].is_none());
+    }
+}
