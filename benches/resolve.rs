@@ -50,6 +50,61 @@ fn snapshot() -> Snapshot {
     Snapshot::new(experiments, vec![])
 }
 
+/// 20 experiments of tenant "acme", each targeting 8 scopes of different key sets (8 scope
+/// groups each, 160 in all), none of which the request's scope matches: every group is
+/// looked up.
+fn scoped_snapshot() -> Snapshot {
+    let types = TargetType::ALL;
+    let experiments = (0..20)
+        .map(|i| {
+            let targeting = Targeting {
+                scopes: (0..8)
+                    .map(|g| {
+                        let mut scope = serde_json::Map::new();
+                        for k in 0..=g {
+                            scope.insert(format!("key{k}"), serde_json::json!(format!("v{i}-{g}")));
+                        }
+                        scope
+                    })
+                    .collect(),
+                ..Targeting::default()
+            };
+            LiveExperiment {
+                id: Uuid::now_v7(),
+                tenant_id: "acme".into(),
+                target_type: types[i % types.len()],
+                target_id: format!("target-{i}"),
+                salt: format!("{:032x}", i * 7919 + 13),
+                start_date: chrono::Utc::now(),
+                allocation: Allocation::new(50, 50),
+                compiled: targeting.compile(),
+                targeting,
+                control: raw(r#"{"templateId":"control-template"}"#),
+                treatment: raw(r#"{"templateId":"treatment-template"}"#),
+            }
+        })
+        .collect();
+    Snapshot::new(experiments, vec![])
+}
+
+/// A request scope near the 4 KiB bound: the 8 keys the experiments name, each an object of
+/// 12 entries, plus other keys.
+fn big_scope() -> serde_json::Map<String, serde_json::Value> {
+    let mut scope = serde_json::Map::new();
+    for k in 0..15 {
+        let inner: serde_json::Map<String, serde_json::Value> = (0..12)
+            .map(|j| {
+                (
+                    format!("field{j}"),
+                    serde_json::json!(format!("value-{k}-{j}")),
+                )
+            })
+            .collect();
+        scope.insert(format!("key{k}"), serde_json::Value::Object(inner));
+    }
+    scope
+}
+
 fn bench(c: &mut Criterion) {
     let snapshot = snapshot();
     let users: Vec<String> = (0..4096).map(|i| format!("user-{i}")).collect();
@@ -90,6 +145,29 @@ fn bench(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+
+    let scoped = scoped_snapshot();
+    let scope = big_scope();
+    group.bench_function(
+        "a 4 KiB scope against 20 experiments of 8 scope groups each",
+        |b| {
+            let mut out: Vec<Resolution<'_>> = Vec::with_capacity(32);
+            let mut exposures: Vec<Exposure> = Vec::with_capacity(32);
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                let ctx = RequestContext {
+                    tenant_id: "acme",
+                    user_id: &users[i],
+                    intent: None,
+                    scope: Some(&scope),
+                };
+                out.clear();
+                exposures.clear();
+                scoped.resolve(black_box(&ctx), &mut out, &mut exposures);
+                black_box(out.len())
+            })
+        },
+    );
 
     group.bench_function("the bucket hash alone", |b| {
         b.iter(|| {

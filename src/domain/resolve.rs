@@ -3,7 +3,8 @@
 //! memory, so answering needs no database round trip.
 
 use crate::domain::assignment::{
-    Allocation, CompiledTargeting, RequestContext, Targeting, Variant, assign, in_rollout,
+    Allocation, CanonicalScope, CompiledTargeting, RequestContext, Targeting, Variant, assign,
+    in_rollout,
 };
 use crate::domain::experiment::{SYSTEM_TENANT, TargetType};
 use serde::{Deserialize, Serialize};
@@ -254,6 +255,8 @@ impl Snapshot {
         out: &mut Vec<Resolution<'s>>,
         exposures: &mut Vec<Exposure>,
     ) {
+        // The caller's scope is canonicalised once for every experiment and deployment.
+        let scope = ctx.scope.map(CanonicalScope::of);
         for (e, entries) in self.experiments_for(ctx.tenant_id) {
             if out
                 .iter()
@@ -261,7 +264,7 @@ impl Snapshot {
             {
                 continue; // one answer per target (starting overlapping experiments is refused)
             }
-            if !e.compiled.matches(ctx) {
+            if !e.compiled.matches_with(ctx, scope.as_ref()) {
                 continue;
             }
             if let Some(variant) = assign(&e.salt, ctx.user_id, e.allocation) {
@@ -296,7 +299,7 @@ impl Snapshot {
             {
                 continue;
             }
-            if !d.compiled.matches(ctx) {
+            if !d.compiled.matches_with(ctx, scope.as_ref()) {
                 continue;
             }
             // Only the newest applicable deployment of a target decides it.

@@ -22,4 +22,6 @@ mod targeting;
 pub use allocation::{Allocation, Variant, assign, bucket_ranges, choose};
 pub use hash::{BUCKETS, ROLLOUT_SALT_SUFFIX, SEPARATOR, bucket, rollout_bucket};
 pub use rollout::in_rollout;
-pub use targeting::{CompiledTargeting, RequestContext, Targeting, json_eq, scope_matches};
+pub use targeting::{
+    CanonicalScope, CompiledTargeting, RequestContext, Targeting, json_eq, scope_matches,
+};

@@ -180,11 +180,52 @@ fn canon_owned(v: &Value) -> Canon<'static> {
     own(canon(v))
 }
 
-/// Listed scopes that name the same (sorted) set of keys, indexed by their value tuples.
+/// The hash of one canonical value (`DefaultHasher::new()` has fixed keys: the same value
+/// hashes the same in every process).
+fn canon_hash(c: &Canon<'_>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    c.hash(&mut h);
+    h.finish()
+}
+
+/// The hash of a tuple of values, from the hashes of its values in order.
+fn tuple_hash(hashes: impl Iterator<Item = u64>) -> u64 {
+    hashes.fold(0xcbf2_9ce4_8422_2325, |h, x| {
+        (h ^ x).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A request's scope, each top-level value canonicalised (and hashed) once per request, so
+/// that matching it against every scope group of every live experiment costs a lookup per
+/// key, not a canonicalisation of the value each time. A scope is at most 4 KiB and 32 keys
+/// (`domain::limits`).
+#[derive(Debug)]
+pub struct CanonicalScope<'a> {
+    values: HashMap<&'a str, (Canon<'a>, u64)>,
+}
+
+impl<'a> CanonicalScope<'a> {
+    pub fn of(scope: &'a Map<String, Value>) -> Self {
+        Self {
+            values: scope
+                .iter()
+                .map(|(k, v)| {
+                    let c = canon(v);
+                    let h = canon_hash(&c);
+                    (k.as_str(), (c, h))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Listed scopes that name the same (sorted) set of keys, indexed by the hash of their value
+/// tuples (each bucket holds the tuples, compared value by value on a hit).
 #[derive(Debug, Clone)]
 struct ScopeGroup {
     keys: Vec<String>,
-    tuples: HashSet<Vec<Canon<'static>>>,
+    tuples: HashMap<u64, Vec<Vec<Canon<'static>>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -211,32 +252,49 @@ impl CompiledScopes {
         }
         let mut groups: Vec<ScopeGroup> = by_keys
             .into_iter()
-            .map(|(keys, tuples)| ScopeGroup { keys, tuples })
+            .map(|(keys, set)| {
+                let mut tuples: HashMap<u64, Vec<Vec<Canon<'static>>>> = HashMap::new();
+                for tuple in set {
+                    let h = tuple_hash(tuple.iter().map(canon_hash));
+                    tuples.entry(h).or_default().push(tuple);
+                }
+                ScopeGroup { keys, tuples }
+            })
             .collect();
         // Deterministic order (fewest keys first); does not affect the result.
         groups.sort_by(|a, b| a.keys.len().cmp(&b.keys.len()).then(a.keys.cmp(&b.keys)));
         Self { match_all, groups }
     }
 
-    fn matches(&self, request: Option<&Map<String, Value>>) -> bool {
+    fn matches(&self, request: Option<&CanonicalScope<'_>>) -> bool {
         if self.match_all {
             return true;
         }
         let Some(request) = request else {
             return false;
         };
+        let mut values: Vec<&Canon<'_>> = Vec::new();
         'groups: for group in &self.groups {
-            let mut tuple: Vec<Canon<'_>> = Vec::with_capacity(group.keys.len());
+            values.clear();
+            let mut hashes = Vec::with_capacity(group.keys.len());
             for key in &group.keys {
-                match request.get(key) {
-                    Some(v) => tuple.push(canon(v)),
+                match request.values.get(key.as_str()) {
+                    Some((c, h)) => {
+                        values.push(c);
+                        hashes.push(*h);
+                    }
                     None => continue 'groups,
                 }
             }
-            // `HashSet` is covariant, so the `'static` set can be viewed with the shorter
-            // lifetime of the borrowed lookup key.
-            let tuples: &HashSet<Vec<Canon<'_>>> = &group.tuples;
-            if tuples.contains(&tuple) {
+            let Some(bucket) = group.tuples.get(&tuple_hash(hashes.into_iter())) else {
+                continue;
+            };
+            if bucket.iter().any(|tuple| {
+                tuple
+                    .iter()
+                    .zip(&values)
+                    .all(|(stored, got)| stored == *got)
+            }) {
                 return true;
             }
         }
@@ -278,6 +336,17 @@ impl CompiledTargeting {
     }
 
     pub fn matches(&self, ctx: &RequestContext<'_>) -> bool {
+        let scope = ctx.scope.map(CanonicalScope::of);
+        self.matches_with(ctx, scope.as_ref())
+    }
+
+    /// [`matches`](Self::matches) with the request's scope canonicalised already (once per
+    /// request, however many experiments are matched against it).
+    pub fn matches_with(
+        &self,
+        ctx: &RequestContext<'_>,
+        scope: Option<&CanonicalScope<'_>>,
+    ) -> bool {
         self.tenant_ids
             .as_ref()
             .is_none_or(|set| set.contains(ctx.tenant_id))
@@ -289,7 +358,7 @@ impl CompiledTargeting {
                 .intents
                 .as_ref()
                 .is_none_or(|set| ctx.intent.is_some_and(|i| set.contains(i)))
-            && self.scopes.as_ref().is_none_or(|s| s.matches(ctx.scope))
+            && self.scopes.as_ref().is_none_or(|s| s.matches(scope))
     }
 }
 
