@@ -189,11 +189,16 @@ fn canon_hash(c: &Canon<'_>) -> u64 {
     h.finish()
 }
 
-/// The hash of a tuple of values, from the hashes of its values in order.
+/// The hash of a tuple of values, from the hashes of its values in order: start from
+/// [`TUPLE_HASH_START`] and take each value's hash with [`tuple_hash_step`].
+const TUPLE_HASH_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn tuple_hash_step(h: u64, value_hash: u64) -> u64 {
+    (h ^ value_hash).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
 fn tuple_hash(hashes: impl Iterator<Item = u64>) -> u64 {
-    hashes.fold(0xcbf2_9ce4_8422_2325, |h, x| {
-        (h ^ x).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    hashes.fold(TUPLE_HASH_START, tuple_hash_step)
 }
 
 /// A request's scope, each top-level value canonicalised (and hashed) once per request, so
@@ -276,17 +281,17 @@ impl CompiledScopes {
         let mut values: Vec<&Canon<'_>> = Vec::new();
         'groups: for group in &self.groups {
             values.clear();
-            let mut hashes = Vec::with_capacity(group.keys.len());
+            let mut hash = TUPLE_HASH_START;
             for key in &group.keys {
                 match request.values.get(key.as_str()) {
                     Some((c, h)) => {
                         values.push(c);
-                        hashes.push(*h);
+                        hash = tuple_hash_step(hash, *h);
                     }
                     None => continue 'groups,
                 }
             }
-            let Some(bucket) = group.tuples.get(&tuple_hash(hashes.into_iter())) else {
+            let Some(bucket) = group.tuples.get(&hash) else {
                 continue;
             };
             if bucket.iter().any(|tuple| {
