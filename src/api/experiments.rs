@@ -52,25 +52,30 @@ pub async fn change_status(id: Uuid, action: Action) -> Result<Experiment, ApiEr
             )],
         });
     }
-    super::ssr::respond(
-        crate::service::experiments::transition(
-            &state.pool,
-            &who,
-            id,
-            action,
-            state.require_approval,
-        )
-        .await,
+    let changed = crate::service::experiments::transition(
+        &state.pool,
+        &who,
+        id,
+        action,
+        state.require_approval,
     )
+    .await;
+    if changed.is_ok() {
+        // Read your own writes: this server's next resolve serves the change.
+        state.runtime.reload_experiment(id).await;
+    }
+    super::ssr::respond(changed)
 }
 
 /// Ends the experiment with a winner. `{"id": "…", "winner": "treatment"}`.
 #[server(prefix = "/api/fn", endpoint = "declare_winner", input = Json)]
 pub async fn declare_winner(id: Uuid, winner: Variant) -> Result<Experiment, ApiError> {
     let (state, who) = super::ssr::caller().await?;
-    super::ssr::respond(
-        crate::service::experiments::declare_winner(&state.pool, &who, id, winner).await,
-    )
+    let declared = crate::service::experiments::declare_winner(&state.pool, &who, id, winner).await;
+    if declared.is_ok() {
+        state.runtime.reload_experiment(id).await;
+    }
+    super::ssr::respond(declared)
 }
 
 /// Approves an experiment (super_admin, not its creator). `{"id": "…"}`.
@@ -84,11 +89,11 @@ pub async fn approve_experiment(id: Uuid) -> Result<Experiment, ApiError> {
 #[server(prefix = "/api/fn", endpoint = "deploy_winner", input = Json)]
 pub async fn deploy_winner(id: Uuid, request: DeployRequest) -> Result<Deployment, ApiError> {
     let (state, who) = super::ssr::caller().await?;
-    super::ssr::respond(
-        crate::service::experiments::deploy_winner(&state.pool, &who, id, request)
-            .await
-            .map(|(_, d)| d),
-    )
+    let deployed = crate::service::experiments::deploy_winner(&state.pool, &who, id, request).await;
+    if deployed.is_ok() {
+        state.runtime.reload_experiment(id).await;
+    }
+    super::ssr::respond(deployed.map(|(_, d)| d))
 }
 
 /// The deployments of an experiment, newest first. `{"id": "…"}`.

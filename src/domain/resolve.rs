@@ -43,13 +43,16 @@ pub struct LiveDeployment {
     pub winner: Variant,
     pub compiled: CompiledTargeting,
     pub configuration: Arc<RawValue>,
+    /// When it was deployed: for one target the newest applicable deployment wins.
+    pub deployed_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Everything resolve needs, indexed by tenant.
+/// Everything resolve needs, indexed by tenant. The experiments and deployments are shared
+/// (`Arc`), so a snapshot that differs from another by one experiment reuses the rest.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    experiments: Vec<LiveExperiment>,
-    deployments: Vec<LiveDeployment>,
+    experiments: Vec<Arc<LiveExperiment>>,
+    deployments: Vec<Arc<LiveDeployment>>,
     /// Each experiment's answer per arm (control, treatment), serialised once.
     experiment_entries: Vec<(Box<str>, Box<str>)>,
     /// Each deployment's answer, serialised once.
@@ -130,9 +133,53 @@ pub struct ResolveRequest {
 }
 
 impl Snapshot {
-    /// Builds the indexes. Experiments and deployments keep the order given (deployments
-    /// newest first: for one target the first applicable deployment wins).
+    /// Builds the indexes. Experiments and deployments keep the order given (experiments
+    /// oldest first, deployments newest first: for one target the first applicable one wins).
     pub fn new(experiments: Vec<LiveExperiment>, deployments: Vec<LiveDeployment>) -> Self {
+        Self::from_shared(
+            experiments.into_iter().map(Arc::new).collect(),
+            deployments.into_iter().map(Arc::new).collect(),
+        )
+    }
+
+    /// This snapshot with experiment `id`'s live state replaced: its entry (`experiment`,
+    /// `None` when it is no longer active) and its deployment (`deployment`, `None` when its
+    /// winner is not deployed). The rest is shared, and each keeps its place in the order
+    /// `new` expects: experiments by (start, id), deployments newest first.
+    pub fn with_experiment(
+        &self,
+        id: Uuid,
+        experiment: Option<LiveExperiment>,
+        deployment: Option<LiveDeployment>,
+    ) -> Self {
+        let mut experiments: Vec<_> = self
+            .experiments
+            .iter()
+            .filter(|e| e.id != id)
+            .cloned()
+            .collect();
+        if let Some(e) = experiment {
+            let key = (e.start_date, e.id);
+            let at = experiments.partition_point(|x| (x.start_date, x.id) < key);
+            experiments.insert(at, Arc::new(e));
+        }
+        let mut deployments: Vec<_> = self
+            .deployments
+            .iter()
+            .filter(|d| d.experiment_id != id)
+            .cloned()
+            .collect();
+        if let Some(d) = deployment {
+            let at = deployments.partition_point(|x| x.deployed_at >= d.deployed_at);
+            deployments.insert(at, Arc::new(d));
+        }
+        Self::from_shared(experiments, deployments)
+    }
+
+    fn from_shared(
+        experiments: Vec<Arc<LiveExperiment>>,
+        deployments: Vec<Arc<LiveDeployment>>,
+    ) -> Self {
         let entry = |r: &Resolution<'_>| -> Box<str> {
             serde_json::to_string(r)
                 .unwrap_or_default()
@@ -216,7 +263,7 @@ impl Snapshot {
 
     /// A live experiment by id.
     pub fn experiment(&self, id: Uuid) -> Option<&LiveExperiment> {
-        self.experiments.iter().find(|e| e.id == id)
+        self.experiments.iter().find(|e| e.id == id).map(|e| &**e)
     }
 
     /// The experiments that apply to the request's tenant (its own and the system-wide
@@ -230,7 +277,7 @@ impl Snapshot {
             .into_iter()
             .flatten()
             .chain(self.system_experiments.iter())
-            .filter_map(|&i| Some((self.experiments.get(i)?, self.experiment_entries.get(i)?)))
+            .filter_map(|&i| Some((&**self.experiments.get(i)?, self.experiment_entries.get(i)?)))
     }
 
     fn deployments_for<'s>(
@@ -242,7 +289,12 @@ impl Snapshot {
             .into_iter()
             .flatten()
             .chain(self.system_deployments.iter())
-            .filter_map(|&i| Some((self.deployments.get(i)?, &**self.deployment_entries.get(i)?)))
+            .filter_map(|&i| {
+                Some((
+                    &**self.deployments.get(i)?,
+                    &**self.deployment_entries.get(i)?,
+                ))
+            })
     }
 
     /// The configuration of every target an active experiment or a deployment covers for
@@ -372,7 +424,87 @@ mod tests {
             winner: Variant::Treatment,
             compiled: Targeting::default().compile(),
             configuration: raw(r#"{"v":"winner"}"#),
+            deployed_at: chrono::Utc::now(),
         }
+    }
+
+    fn targets(s: &Snapshot, tenant: &str, user: &str) -> Vec<(String, bool)> {
+        run(s, tenant, user)
+            .iter()
+            .map(|r| (r.target_id.to_owned(), r.deployed))
+            .collect()
+    }
+
+    #[test]
+    fn replacing_one_experiment_keeps_the_others_and_the_order_a_full_load_gives() {
+        let t0 = chrono::Utc::now();
+        let mut old = experiment("acme", "p", 100, 0, Targeting::default());
+        old.start_date = t0 - chrono::Duration::days(2);
+        let other = experiment("acme", "q", 100, 0, Targeting::default());
+        let (old_id, other_id) = (old.id, other.id);
+        let s = Snapshot::new(vec![old, other], vec![]);
+
+        // A newer experiment on target p, added by a patch, sorts after the older one,
+        // which keeps answering p.
+        let mut newer = experiment("acme", "p", 0, 100, Targeting::default());
+        newer.start_date = t0 - chrono::Duration::days(1);
+        let newer_id = newer.id;
+        let s = s.with_experiment(newer_id, Some(newer), None);
+        assert_eq!(s.len(), (3, 0));
+        let r = run(&s, "acme", "u1");
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].experiment_id, Some(old_id));
+        assert_eq!(r[0].variant, Variant::Control);
+        assert_eq!(r[1].experiment_id, Some(other_id));
+
+        // The old one stops and its winner is deployed: the newer experiment answers p, the
+        // deployment waits behind it, and the untouched experiment is the same allocation.
+        let mut d = deployment("acme", "p", 100);
+        d.experiment_id = old_id;
+        let patched = s.with_experiment(old_id, None, Some(d));
+        let entry = |s: &Snapshot| s.experiments.iter().find(|e| e.id == other_id).cloned();
+        assert!(
+            Arc::ptr_eq(&entry(&s).unwrap(), &entry(&patched).unwrap()),
+            "an experiment the patch does not name is shared, not rebuilt"
+        );
+        let s = patched;
+        assert_eq!(s.len(), (2, 1));
+        let r = run(&s, "acme", "u1");
+        assert_eq!(r[0].experiment_id, Some(newer_id));
+        assert_eq!(r[0].variant, Variant::Treatment);
+
+        // The newer one is paused: the deployment answers p.
+        let s = s.with_experiment(newer_id, None, None);
+        assert_eq!(
+            targets(&s, "acme", "u1"),
+            vec![("q".to_owned(), false), ("p".to_owned(), true)]
+        );
+        // An id the snapshot never had changes nothing.
+        let s = s.with_experiment(Uuid::now_v7(), None, None);
+        assert_eq!(s.len(), (1, 1));
+    }
+
+    #[test]
+    fn a_patched_deployment_takes_its_place_newest_first() {
+        let t0 = chrono::Utc::now();
+        let mut older = deployment("acme", "p", 100);
+        older.deployed_at = t0 - chrono::Duration::hours(2);
+        older.configuration = raw(r#"{"v":"older"}"#);
+        let s = Snapshot::new(vec![], vec![older]);
+        let mut newer = deployment("acme", "p", 100);
+        newer.deployed_at = t0 - chrono::Duration::hours(1);
+        let id = newer.experiment_id;
+        let s = s.with_experiment(id, None, Some(newer));
+        assert_eq!(
+            run(&s, "acme", "u")[0].configuration.get(),
+            r#"{"v":"winner"}"#
+        );
+        // Rolled back (no longer deployed): the older deployment answers again.
+        let s = s.with_experiment(id, None, None);
+        assert_eq!(
+            run(&s, "acme", "u")[0].configuration.get(),
+            r#"{"v":"older"}"#
+        );
     }
 
     fn run<'s>(s: &'s Snapshot, tenant: &str, user: &str) -> Vec<Resolution<'s>> {

@@ -10,7 +10,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
@@ -40,6 +40,32 @@ struct KnownToken {
     expires_at: Option<DateTime<Utc>>,
 }
 
+/// The clock the memory of credentials is judged by: the machine's, moved forward only by
+/// the tests ([`Runtime::advance_clock`]), so that a test can cross the one-minute trust
+/// and the ten-minute grace without waiting for them.
+#[derive(Default)]
+pub(super) struct Clock {
+    ahead_ms: AtomicU64,
+}
+
+impl Clock {
+    fn ahead(&self) -> Duration {
+        Duration::from_millis(self.ahead_ms.load(Ordering::Relaxed))
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now() + self.ahead()
+    }
+
+    fn since(&self, at: Instant) -> Duration {
+        self.now().saturating_duration_since(at)
+    }
+
+    fn wall(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::from_std(self.ahead()).unwrap_or_default()
+    }
+}
+
 /// What the runtime remembers of credentials.
 #[derive(Default)]
 pub(super) struct Credentials {
@@ -65,7 +91,7 @@ impl Runtime {
             .credentials()
             .unknown
             .get(hash)
-            .is_some_and(|at| at.elapsed() < TOKEN_TTL);
+            .is_some_and(|at| self.clock.since(*at) < TOKEN_TTL);
         if unknown {
             self.refused_from_memory.fetch_add(1, Ordering::Relaxed);
         }
@@ -77,7 +103,7 @@ impl Runtime {
         if c.unknown.len() >= CACHED_TOKENS {
             c.unknown.clear();
         }
-        c.unknown.insert(hash, Instant::now());
+        c.unknown.insert(hash, self.clock.now());
     }
 
     /// A database look-up slot of `kind`, or 503 after a short wait: however many requests
@@ -103,10 +129,10 @@ impl Runtime {
         }
         let hash = crate::domain::auth::hash_secret(token);
         let cached = self.credentials().known.get(&hash).cloned();
-        let now = Utc::now();
+        let now = self.clock.wall();
         if let Some(k) = &cached
             && k.trusted
-            && k.checked.elapsed() < TOKEN_TTL
+            && self.clock.since(k.checked) < TOKEN_TTL
         {
             if k.expires_at.is_some_and(|at| at <= now) {
                 return Err(ServiceError::Unauthorized);
@@ -129,7 +155,7 @@ impl Runtime {
             }
             Err(err) => match cached {
                 Some(k)
-                    if k.checked.elapsed() < TOKEN_GRACE
+                    if self.clock.since(k.checked) < TOKEN_GRACE
                         && k.expires_at.is_none_or(|at| at > now) =>
                 {
                     tracing::warn!(
@@ -155,7 +181,7 @@ impl Runtime {
                 hash,
                 KnownToken {
                     who: who.clone(),
-                    checked: Instant::now(),
+                    checked: self.clock.now(),
                     trusted: true,
                     expires_at,
                 },
@@ -199,7 +225,7 @@ impl Runtime {
             .credentials()
             .touched
             .get(&who.token_id)
-            .is_none_or(|at| at.elapsed() >= TOUCH_EVERY);
+            .is_none_or(|at| self.clock.since(*at) >= TOUCH_EVERY);
         if !due || who.token_id.is_nil() {
             return;
         }
@@ -208,7 +234,7 @@ impl Runtime {
             if c.touched.len() >= CACHED_TOKENS {
                 c.touched.clear();
             }
-            c.touched.insert(who.token_id, Instant::now());
+            c.touched.insert(who.token_id, self.clock.now());
         }
         let (pool, id) = (self.pool.clone(), who.token_id);
         // One short statement per token per minute; a failure only delays the figure.
@@ -217,6 +243,13 @@ impl Runtime {
                 tracing::debug!(error = %err, "could not write a token's last use");
             }
         });
+    }
+
+    /// Fault injection for the tests: the clock that credentials are remembered by jumps
+    /// `by` ahead (the trust of a minute, the grace of ten, token expiry).
+    pub fn advance_clock(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.clock.ahead_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
     /// Notifications may have been missed: check every token again on its next use, but keep

@@ -25,7 +25,7 @@ use serde::Serialize;
 use snapshot::{LISTENER, RELOADER, listen, reload_loop};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use supervise::{Supervisor, TaskHealth};
@@ -57,6 +57,10 @@ pub struct RuntimeHealth {
     pub tasks: BTreeMap<&'static str, TaskHealth>,
     /// Bearer tokens and sessions refused without a database look-up.
     pub auth_refused_from_memory: u64,
+    /// Reloads of every live experiment (at start, every 30 s, after missed notifications).
+    pub full_reloads: u64,
+    /// Reloads of one experiment named by a change notification or a change made here.
+    pub experiment_reloads: u64,
 }
 
 #[derive(Debug, Default)]
@@ -70,14 +74,21 @@ struct CacheState {
 pub struct Runtime {
     pool: PgPool,
     snapshot: ArcSwap<Snapshot>,
+    /// Held by whoever replaces the snapshot, so a reload that read the database earlier
+    /// never overwrites one that read it later.
+    snapshot_writes: tokio::sync::Mutex<()>,
     state: Mutex<CacheState>,
     reload: Notify,
+    pending: Mutex<snapshot::PendingChanges>,
+    full_reloads: AtomicU64,
+    experiment_reloads: AtomicU64,
     exposures: mpsc::Sender<ExposureRecord>,
     exposure_stats: Arc<ExposureStats>,
     credentials: RwLock<Credentials>,
     token_lookups: Semaphore,
     session_lookups: Semaphore,
     refused_from_memory: std::sync::atomic::AtomicU64,
+    clock: credentials::Clock,
     pub supervisor: Arc<Supervisor>,
     pub ingest: ingest::Ingest,
 }
@@ -100,14 +111,19 @@ impl Runtime {
         let runtime = Arc::new(Runtime {
             pool: pool.clone(),
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            snapshot_writes: tokio::sync::Mutex::new(()),
             state: Mutex::new(CacheState::default()),
             reload: Notify::new(),
+            pending: Mutex::default(),
+            full_reloads: AtomicU64::new(0),
+            experiment_reloads: AtomicU64::new(0),
             exposures: tx,
             exposure_stats,
             credentials: RwLock::new(Credentials::default()),
             token_lookups: Semaphore::new(AUTH_LOOKUPS),
             session_lookups: Semaphore::new(AUTH_LOOKUPS),
             refused_from_memory: Default::default(),
+            clock: Default::default(),
             ingest: ingest::Ingest::start(pool, &supervisor),
             supervisor: supervisor.clone(),
         });
@@ -176,6 +192,8 @@ impl Runtime {
             ingest: self.ingest.health(),
             tasks: self.supervisor.health(),
             auth_refused_from_memory: self.refused_from_memory.load(Ordering::Relaxed),
+            full_reloads: self.full_reloads.load(Ordering::Relaxed),
+            experiment_reloads: self.experiment_reloads.load(Ordering::Relaxed),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The snapshot of live experiments and deployments that resolve answers from: loaded from
-//! the database, reloaded on the change notifications the database's triggers send (bursts
-//! coalesced), and every [`SAFETY_RELOAD`] whatever they say.
+//! the database, patched one experiment at a time on the change notifications the
+//! database's triggers send (`experiment:<id>`; bursts coalesced), and reloaded whole every
+//! [`SAFETY_RELOAD`] whatever they say, and whenever notifications may have been missed.
 
 use super::Runtime;
 use crate::domain::assignment::{Allocation, Targeting, Variant};
@@ -13,13 +14,18 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// The notification channel the database triggers announce changes on.
 pub const CHANNEL: &str = "verdict_changes";
 /// Full reload period, whatever the notifications say.
 const SAFETY_RELOAD: Duration = Duration::from_secs(30);
+/// More experiments named in one burst than this are reloaded by one full reload.
+const MAX_EXPERIMENT_RELOADS: usize = 16;
 
 /// The names of the runtime's own tasks under the supervisor.
 pub(super) const LISTENER: &str = "change-listener";
@@ -39,89 +45,182 @@ fn target_type(name: &str) -> anyhow::Result<TargetType> {
     name.parse::<TargetType>().map_err(anyhow::Error::msg)
 }
 
-/// Reads every active experiment and deployment in force into a fresh snapshot.
-pub async fn load(pool: &PgPool) -> anyhow::Result<Snapshot> {
-    let experiments = store::live::active_experiments(pool)
+fn live_experiment(row: store::live::LiveExperimentRow) -> anyhow::Result<LiveExperiment> {
+    let targeting = targeting(row.targeting)?;
+    Ok(LiveExperiment {
+        id: row.id,
+        tenant_id: row.tenant_id,
+        target_type: target_type(&row.target_type)?,
+        target_id: row.target_id,
+        salt: row.salt,
+        start_date: row.start_date,
+        allocation: Allocation::new(
+            u8::try_from(row.alloc_control)?,
+            u8::try_from(row.alloc_treatment)?,
+        ),
+        compiled: targeting.compile(),
+        targeting,
+        control: raw(&row.control_config)?,
+        treatment: raw(&row.treatment_config)?,
+    })
+}
+
+fn live_deployment(row: store::live::LiveDeploymentRow) -> anyhow::Result<LiveDeployment> {
+    Ok(LiveDeployment {
+        experiment_id: row.experiment_id,
+        tenant_id: row.tenant_id,
+        target_type: target_type(&row.target_type)?,
+        target_id: row.target_id,
+        salt: row.salt,
+        rollout_percentage: u8::try_from(row.rollout_percentage)?,
+        winner: row.winner.parse::<Variant>()?,
+        compiled: targeting(row.targeting)?.compile(),
+        configuration: raw(&row.configuration)?,
+        deployed_at: row.deployed_at,
+    })
+}
+
+/// The live experiments and deployments: all of them, or (`only`) one experiment's.
+async fn load_live(
+    pool: &PgPool,
+    only: Option<Uuid>,
+) -> anyhow::Result<(Vec<LiveExperiment>, Vec<LiveDeployment>)> {
+    let experiments = store::live::active_experiments(pool, only)
         .await
         .context("Failed to load active experiments")?
         .into_iter()
-        .map(|row| {
-            let targeting = targeting(row.targeting)?;
-            Ok(LiveExperiment {
-                id: row.id,
-                tenant_id: row.tenant_id,
-                target_type: target_type(&row.target_type)?,
-                target_id: row.target_id,
-                salt: row.salt,
-                start_date: row.start_date,
-                allocation: Allocation::new(
-                    u8::try_from(row.alloc_control)?,
-                    u8::try_from(row.alloc_treatment)?,
-                ),
-                compiled: targeting.compile(),
-                targeting,
-                control: raw(&row.control_config)?,
-                treatment: raw(&row.treatment_config)?,
-            })
-        })
+        .map(live_experiment)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let deployments = store::live::live_deployments(pool)
+    let deployments = store::live::live_deployments(pool, only)
         .await
         .context("Failed to load deployments")?
         .into_iter()
-        .map(|row| {
-            Ok(LiveDeployment {
-                experiment_id: row.experiment_id,
-                tenant_id: row.tenant_id,
-                target_type: target_type(&row.target_type)?,
-                target_id: row.target_id,
-                salt: row.salt,
-                rollout_percentage: u8::try_from(row.rollout_percentage)?,
-                winner: row.winner.parse::<Variant>()?,
-                compiled: targeting(row.targeting)?.compile(),
-                configuration: raw(&row.configuration)?,
-            })
-        })
+        .map(live_deployment)
         .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((experiments, deployments))
+}
+
+/// Reads every active experiment and deployment in force into a fresh snapshot.
+pub async fn load(pool: &PgPool) -> anyhow::Result<Snapshot> {
+    let (experiments, deployments) = load_live(pool, None).await?;
     Ok(Snapshot::new(experiments, deployments))
 }
 
+/// What the change notifications asked for since the last reload.
+#[derive(Debug, Default)]
+pub(super) struct PendingChanges {
+    /// Everything (a notification that names no experiment, or some may have been missed).
+    full: bool,
+    /// These experiments only.
+    experiments: HashSet<Uuid>,
+}
+
+/// What a change notification's payload asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Change {
+    /// One experiment's live state (`experiment:<id>`).
+    Experiment(Uuid),
+    /// The tokens (`api_tokens`).
+    Tokens,
+    /// Anything else: reload everything.
+    Everything,
+}
+
+impl Change {
+    fn of(payload: &str) -> Change {
+        if payload == "api_tokens" {
+            return Change::Tokens;
+        }
+        match payload.strip_prefix("experiment:").map(str::parse) {
+            Some(Ok(id)) => Change::Experiment(id),
+            _ => Change::Everything,
+        }
+    }
+}
+
 impl Runtime {
-    /// Reloads the snapshot now; on failure keeps serving the last one and records that it
-    /// failed (the reason goes to the log only).
+    /// Reloads the whole snapshot now; on failure keeps serving the last one and records
+    /// that it failed (the reason goes to the log only).
     pub async fn refresh(&self) {
+        let _writing = self.snapshot_writes.lock().await;
         match load(&self.pool).await {
             Ok(snapshot) => {
+                self.full_reloads.fetch_add(1, Ordering::Relaxed);
                 self.snapshot.store(Arc::new(snapshot));
-                if let Ok(mut state) = self.state.lock() {
-                    state.last_refresh = Some(Utc::now());
-                    state.last_error = false;
-                }
-                self.supervisor.ok(RELOADER);
+                self.reloaded();
+            }
+            Err(err) => self.reload_failed(&err),
+        }
+    }
+
+    /// Reloads experiment `id`'s live state (whether it is active, its deployment) into the
+    /// snapshot, leaving every other experiment as it is. Answers once the snapshot holds
+    /// it: a change made through this server is served by its next resolve. On failure the
+    /// last snapshot stays, and a full reload is asked for.
+    pub async fn reload_experiment(&self, id: Uuid) {
+        let _writing = self.snapshot_writes.lock().await;
+        match load_live(&self.pool, Some(id)).await {
+            Ok((experiments, deployments)) => {
+                let current = self.snapshot.load_full();
+                let next = current.with_experiment(
+                    id,
+                    experiments.into_iter().next(),
+                    deployments.into_iter().next(),
+                );
+                self.experiment_reloads.fetch_add(1, Ordering::Relaxed);
+                self.snapshot.store(Arc::new(next));
+                self.reloaded();
             }
             Err(err) => {
-                tracing::warn!(
-                    error = format!("{err:#}"),
-                    "runtime cache refresh failed; serving the last snapshot"
-                );
-                if let Ok(mut state) = self.state.lock() {
-                    state.last_error = true;
-                }
-                self.supervisor.failed(
-                    RELOADER,
-                    "reloading the live experiments fails; serving the last snapshot",
-                );
+                self.reload_failed(&err);
+                self.pending().full = true;
+                self.reload.notify_one();
             }
         }
     }
 
-    /// A change notification for `table`.
-    fn changed(&self, table: &str) {
-        if table == "api_tokens" {
-            self.forget_tokens();
-        } else {
-            self.reload.notify_one();
+    fn reloaded(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.last_refresh = Some(Utc::now());
+            state.last_error = false;
         }
+        self.supervisor.ok(RELOADER);
+    }
+
+    fn reload_failed(&self, err: &anyhow::Error) {
+        tracing::warn!(
+            error = format!("{err:#}"),
+            "runtime cache refresh failed; serving the last snapshot"
+        );
+        if let Ok(mut state) = self.state.lock() {
+            state.last_error = true;
+        }
+        self.supervisor.failed(
+            RELOADER,
+            "reloading the live experiments fails; serving the last snapshot",
+        );
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, PendingChanges> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A change notification with `payload`.
+    fn changed(&self, payload: &str) {
+        match Change::of(payload) {
+            Change::Tokens => return self.forget_tokens(),
+            Change::Experiment(id) => {
+                self.pending().experiments.insert(id);
+            }
+            Change::Everything => self.pending().full = true,
+        }
+        self.reload.notify_one();
+    }
+
+    /// Notifications may have been missed: reload everything.
+    fn missed_changes(&self) {
+        self.pending().full = true;
+        self.reload.notify_one();
     }
 
     fn set_listening(&self, on: bool) {
@@ -157,7 +256,7 @@ pub(super) async fn listen(runtime: std::sync::Weak<Runtime>) {
         if let Some(rt) = runtime.upgrade() {
             rt.set_listening(true);
             // Anything may have changed while not listening.
-            rt.reload.notify_one();
+            rt.missed_changes();
         }
         loop {
             // The listener keeps a pooled connection checked out: give it back as soon as
@@ -179,7 +278,7 @@ pub(super) async fn listen(runtime: std::sync::Weak<Runtime>) {
                     if let Some(rt) = runtime.upgrade() {
                         rt.set_listening(false);
                         rt.distrust_tokens();
-                        rt.reload.notify_one();
+                        rt.missed_changes();
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     break;
@@ -189,7 +288,8 @@ pub(super) async fn listen(runtime: std::sync::Weak<Runtime>) {
     }
 }
 
-/// Reloads on notification (coalescing bursts) and every [`SAFETY_RELOAD`].
+/// Reloads on notification (coalescing bursts): the experiments the notifications named,
+/// or everything when one named none, when many were named, and every [`SAFETY_RELOAD`].
 pub(super) async fn reload_loop(runtime: std::sync::Weak<Runtime>) {
     loop {
         let Some(rt) = runtime.upgrade() else { return };
@@ -202,6 +302,38 @@ pub(super) async fn reload_loop(runtime: std::sync::Weak<Runtime>) {
             // Let a burst of changes settle into one reload.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        rt.refresh().await;
+        let PendingChanges { full, experiments } = std::mem::take(&mut *rt.pending());
+        if notified.is_err() || full || experiments.len() > MAX_EXPERIMENT_RELOADS {
+            rt.refresh().await;
+        } else {
+            for id in experiments {
+                rt.reload_experiment(id).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_naming_an_experiment_asks_for_it_alone_and_anything_else_for_everything() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            Change::of(&format!("experiment:{id}")),
+            Change::Experiment(id)
+        );
+        assert_eq!(Change::of("api_tokens"), Change::Tokens);
+        // The payloads of the triggers before migration 17, and anything unreadable.
+        for payload in [
+            "experiments",
+            "deployments",
+            "experiment:",
+            "experiment:x",
+            "",
+        ] {
+            assert_eq!(Change::of(payload), Change::Everything, "{payload:?}");
+        }
     }
 }

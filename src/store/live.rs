@@ -22,15 +22,21 @@ pub struct LiveExperimentRow {
     pub treatment_config: Value,
 }
 
-/// The active experiments, oldest first (so the one started first answers a target).
-pub async fn active_experiments(pool: &PgPool) -> sqlx::Result<Vec<LiveExperimentRow>> {
+/// The active experiments, oldest first (so the one started first answers a target); with
+/// `only`, just that one (none when it is not active).
+pub async fn active_experiments(
+    pool: &PgPool,
+    only: Option<Uuid>,
+) -> sqlx::Result<Vec<LiveExperimentRow>> {
     // `start_date` is set on every started experiment (a CHECK of `experiments`).
     sqlx::query_as!(
         LiveExperimentRow,
         r#"select id, tenant_id, target_type, target_id, salt, start_date as "start_date!", alloc_control,
                 alloc_treatment,
                 targeting, control_config, treatment_config
-         from experiments where status = 'active' order by start_date, id"#
+         from experiments where status = 'active' and ($1::uuid is null or id = $1)
+         order by start_date, id"#,
+        only
     )
     .fetch_all(pool)
     .await
@@ -48,22 +54,28 @@ pub struct LiveDeploymentRow {
     pub winner: String,
     pub configuration: Value,
     pub targeting: Value,
+    pub deployed_at: DateTime<Utc>,
 }
 
-/// Deployments in force, newest first.
-pub async fn live_deployments(pool: &PgPool) -> sqlx::Result<Vec<LiveDeploymentRow>> {
+/// Deployments in force, newest first; with `only`, just that experiment's (none when its
+/// winner is not deployed).
+pub async fn live_deployments(
+    pool: &PgPool,
+    only: Option<Uuid>,
+) -> sqlx::Result<Vec<LiveDeploymentRow>> {
     sqlx::query_as!(
         LiveDeploymentRow,
         "select experiment_id, tenant_id, target_type, target_id, salt, rollout_percentage,
-                winner, configuration, targeting
+                winner, configuration, targeting, deployed_at
          from (
              select distinct on (d.experiment_id) d.experiment_id, d.tenant_id, d.target_type,
                     d.target_id, d.salt, d.rollout_percentage, d.winner, d.configuration,
                     e.targeting, d.deployed_at
              from deployments d join experiments e on e.id = d.experiment_id
-             where e.status = 'winner_deployed'
+             where e.status = 'winner_deployed' and ($1::uuid is null or d.experiment_id = $1)
              order by d.experiment_id, d.deployed_at desc
-         ) latest order by deployed_at desc"
+         ) latest order by deployed_at desc",
+        only
     )
     .fetch_all(pool)
     .await

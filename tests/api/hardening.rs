@@ -2,7 +2,9 @@
 //! finding of the hardening review, each named as the sentence it proves, against the real
 //! server and a real PostgreSQL.
 
-use crate::helpers::{EXPERIMENTS, TestApp, experiment_body, spawn_app, spawn_app_with};
+use crate::helpers::{
+    EXPERIMENTS, TestApp, experiment_body, spawn_app, spawn_app_and_runtime, spawn_app_with,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use verdict::domain::Role;
@@ -1065,4 +1067,42 @@ async fn release(mut conn: sqlx::pool::PoolConnection<sqlx::Postgres>) {
         .execute(&mut *conn)
         .await
         .unwrap();
+}
+
+#[sqlx::test]
+async fn a_cached_token_outlives_a_database_fault_by_ten_minutes_and_not_a_second_more(
+    pool: PgPool,
+) {
+    let (app, runtime) = spawn_app_and_runtime(pool.clone(), false).await;
+    let service = app.token(Role::Service, Some("acme")).await;
+    assert_eq!(app.resolve(&service, "acme", "u").await.status, 200);
+
+    // The token look-ups fail from now on (the table is away), as while PostgreSQL restarts.
+    sqlx::query("alter table api_tokens rename to api_tokens_away")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let minute = std::time::Duration::from_secs(60);
+    // Past the minute of trust the token is checked again; the check fails, and the answer
+    // of the last check stands in, up to ten minutes after it.
+    runtime.advance_clock(minute + std::time::Duration::from_secs(1));
+    assert_eq!(app.resolve(&service, "acme", "u").await.status, 200);
+    runtime.advance_clock(8 * minute + std::time::Duration::from_secs(57));
+    // 9 min 58 s after the check.
+    assert_eq!(app.resolve(&service, "acme", "u").await.status, 200);
+    runtime.advance_clock(std::time::Duration::from_secs(2));
+    // 10 min after it: refused as unavailable, with when to retry; never as unknown.
+    let r = app.resolve(&service, "acme", "u").await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    // A token never seen before gets no grace at all.
+    let unseen = format!("vdt_{}", "1a".repeat(32));
+    assert_eq!(app.resolve(&unseen, "acme", "u").await.status, 503);
+
+    // The database is back: checked, and trusted again.
+    sqlx::query("alter table api_tokens_away rename to api_tokens")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(app.resolve(&service, "acme", "u").await.status, 200);
 }

@@ -281,3 +281,100 @@ async fn resolve_keeps_answering_from_memory_when_the_database_is_gone(pool: PgP
         "the last snapshot still serves"
     );
 }
+
+/// The runtime's reload counters (full, one experiment), from the operator's `/healthz`,
+/// once they have stood still for 300 ms (no notification still on its way).
+async fn reloads(app: &crate::helpers::TestApp, operator: &str) -> (u64, u64) {
+    let read = || async {
+        let (_, body, _) = app.get_page("/healthz", Some(operator)).await;
+        let health: Value = serde_json::from_str(&body).unwrap();
+        (
+            health["runtime"]["fullReloads"].as_u64().unwrap(),
+            health["runtime"]["experimentReloads"].as_u64().unwrap(),
+        )
+    };
+    let mut last = read().await;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = read().await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+#[sqlx::test]
+async fn a_change_reloads_only_the_experiment_it_names_and_a_drafts_edit_reloads_nothing(
+    pool: PgPool,
+) {
+    let app = spawn_app(pool.clone()).await;
+    let root = app.root().await;
+    let first = app
+        .live_experiment(&root, &experiment_body("first"), 1)
+        .await;
+    app.live_experiment(&root, &experiment_body("second"), 2)
+        .await;
+    let draft = app.create(&root, &experiment_body("draft")).await;
+    let (full, one) = reloads(&app, &root).await;
+
+    // Changes made elsewhere (another server, or by hand), seen only through notifications.
+    // An edit of the draft is invisible to the runtime and sends nothing; the pause that
+    // follows it names its experiment, which alone is reloaded.
+    for (sql, id) in [
+        (
+            "update experiments set name = 'renamed draft' where id = $1::uuid",
+            &draft,
+        ),
+        (
+            "update experiments set status = 'paused' where id = $1::uuid",
+            &first,
+        ),
+    ] {
+        sqlx::query(sql).bind(id).execute(&pool).await.unwrap();
+    }
+    app.wait_for_live(1).await;
+    assert_eq!(reloads(&app, &root).await, (full, one + 1));
+    assert!(
+        variant_of(
+            &app.resolve(&root, "acme", "u1").await.body,
+            "template-first"
+        )
+        .is_none()
+    );
+    assert!(
+        variant_of(
+            &app.resolve(&root, "acme", "u1").await.body,
+            "template-second"
+        )
+        .is_some()
+    );
+}
+
+#[sqlx::test]
+async fn a_server_serves_its_own_start_from_its_very_next_resolve(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let root = app.root().await;
+    let service = app.token(Role::Service, Some("acme")).await;
+    // Two servers' worth of traffic is not needed: the server that answered `start` must
+    // serve the experiment to the first user after it, without waiting for a notification.
+    for round in 0..5 {
+        let name = format!("ryw{round}");
+        let id = app.create(&root, &experiment_body(&name)).await;
+        assert_eq!(app.act(&root, &id, "start").await.status, 200);
+        for i in 0..40 {
+            let user = format!("{name}-u{i}");
+            let r = app.resolve(&service, "acme", &user).await;
+            assert!(
+                variant_of(&r.body, &format!("template-{name}")).is_some(),
+                "user {i} right after the start of {name} got no variant: {}",
+                r.body
+            );
+        }
+        assert_eq!(app.act(&root, &id, "pause").await.status, 200);
+        let r = app
+            .resolve(&service, "acme", &format!("{name}-after"))
+            .await;
+        assert!(variant_of(&r.body, &format!("template-{name}")).is_none());
+    }
+}

@@ -232,6 +232,8 @@ async fn transition(
         state.require_approval,
     )
     .await?;
+    // Read your own writes: this server's next resolve serves the change.
+    state.runtime.reload_experiment(e.id).await;
     Ok(Json(Transitioned {
         experiment_id: e.id,
         status: e.status,
@@ -330,6 +332,7 @@ async fn declare_winner(
     Body(body): Body<WinnerBody>,
 ) -> Reply<Declared> {
     let e = svc::declare_winner(&state.pool, &who, experiment_id(&id)?, body.winner).await?;
+    state.runtime.reload_experiment(e.id).await;
     Ok(Json(Declared {
         experiment_id: e.id,
         status: e.status,
@@ -386,6 +389,7 @@ async fn deploy_winner(
     Body(body): Body<DeployRequest>,
 ) -> Reply<Deployed> {
     let (e, deployment) = svc::deploy_winner(&state.pool, &who, experiment_id(&id)?, body).await?;
+    state.runtime.reload_experiment(e.id).await;
     Ok(Json(Deployed {
         experiment_id: e.id,
         status: e.status,
