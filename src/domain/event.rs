@@ -121,6 +121,10 @@ impl Check<'_> {
     fn text(&mut self, obj: &Map<String, Value>, key: &str, field: &str) -> Option<String> {
         match obj.get(key) {
             None | Some(Value::Null) => None,
+            Some(Value::String(s)) if crate::domain::limits::holds_nul(s) => {
+                self.add(field, crate::domain::limits::NUL_REFUSED);
+                None
+            }
             Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_ID_CHARS => {
                 Some(s.clone())
             }

@@ -34,7 +34,34 @@ pub const MAX_BATCH_BODY: usize = 16 * 1024 * 1024;
 /// up to 10,000 entries each).
 pub const MAX_ADMIN_BODY: usize = 8 * 1024 * 1024;
 
-/// Why `scope` is out of bounds, if it is: too large, too many keys, or nested too deep.
+/// PostgreSQL stores no NUL character (U+0000) in `text` or `jsonb`: every text Verdict
+/// stores, or looks rows up by, is refused with this when it holds one (a 422 naming the
+/// field, not a database error).
+pub const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
+
+/// Whether `text` holds a NUL character.
+pub fn holds_nul(text: &str) -> bool {
+    text.contains('\0')
+}
+
+/// The refusal of `field` when its `text` holds a NUL character.
+pub fn nul_in(field: &str, text: Option<&str>) -> Option<crate::domain::FieldError> {
+    text.is_some_and(holds_nul)
+        .then(|| crate::domain::FieldError::new(field, NUL_REFUSED))
+}
+
+/// Whether any string or key anywhere in `value` holds a NUL character.
+pub fn json_holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => holds_nul(s),
+        Value::Array(items) => items.iter().any(json_holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| holds_nul(k) || json_holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// Why `scope` is out of bounds, if it is: too large, too many keys, nested too deep, or
+/// holding a NUL character.
 pub fn scope_problem(scope: &Map<String, Value>) -> Option<String> {
     let mut budget = Budget { bytes: 2, keys: 0 };
     if !budget.object(scope, 1) {
@@ -43,7 +70,11 @@ pub fn scope_problem(scope: &Map<String, Value>) -> Option<String> {
              nested at most {MAX_SCOPE_DEPTH} deep"
         ));
     }
-    None
+    // (Walked only once it is known to be small.)
+    scope
+        .iter()
+        .any(|(k, v)| holds_nul(k) || json_holds_nul(v))
+        .then(|| NUL_REFUSED.to_owned())
 }
 
 /// What is left of a scope's allowance while it is walked (stops at the first excess, so a

@@ -31,6 +31,15 @@ pub fn resolve<R>(
     {
         errors.push(FieldError::new("intent", "must have 1 to 200 characters"));
     }
+    errors.extend(
+        [
+            ("tenantId", Some(request.tenant_id.as_str())),
+            ("userId", Some(request.user_id.as_str())),
+            ("intent", request.intent.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(field, text)| crate::domain::limits::nul_in(field, text)),
+    );
     if let Some(problem) = request.scope.as_ref().and_then(scope_problem) {
         errors.push(FieldError::new("scope", problem));
     }

@@ -473,6 +473,14 @@ fn variant(e: &mut Errors, field: &str, input: Option<&VariantInput>) -> Option<
                     format!("must be at most 64 KiB as JSON (is {size} bytes)"),
                 );
                 None
+            } else if map.iter().any(|(k, v)| {
+                crate::domain::limits::holds_nul(k) || crate::domain::limits::json_holds_nul(v)
+            }) {
+                e.add(
+                    format!("{field}.configuration"),
+                    crate::domain::limits::NUL_REFUSED,
+                );
+                None
             } else {
                 Some(map.clone())
             }
@@ -531,7 +539,13 @@ fn targeting(e: &mut Errors, input: Option<&TargetingInput>) -> Option<Targeting
         let mut seen = std::collections::HashSet::with_capacity(values.len());
         for (i, v) in values.into_iter().enumerate() {
             let v = v.trim().to_owned();
-            if v.is_empty() || v.chars().count() > MAX_NAME_CHARS {
+            if crate::domain::limits::holds_nul(&v) {
+                e.add(
+                    format!("targeting.{name}[{i}]"),
+                    crate::domain::limits::NUL_REFUSED,
+                );
+                ok = false;
+            } else if v.is_empty() || v.chars().count() > MAX_NAME_CHARS {
                 e.add(
                     format!("targeting.{name}[{i}]"),
                     format!("must have 1 to {MAX_NAME_CHARS} characters"),

@@ -85,6 +85,9 @@ fn new_salt() -> String {
 /// else "system"); others create in their own tenant only.
 fn tenant_for_new(who: &Principal, requested: Option<&str>) -> Result<String, ServiceError> {
     let requested = requested.map(str::trim);
+    if let Some(refused) = crate::domain::limits::nul_in("tenantId", requested) {
+        return Err(ServiceError::Invalid(vec![refused]));
+    }
     Ok(match (who.role, requested, who.tenant_id.as_deref()) {
         (Role::SuperAdmin, Some(t), _) if !t.is_empty() && t.len() <= 200 => t.to_owned(),
         (Role::SuperAdmin, Some(_), _) => {
@@ -183,6 +186,9 @@ pub async fn counts(
     tenant: Option<&str>,
 ) -> Result<StatusCounts, ServiceError> {
     require_read(who)?;
+    if let Some(refused) = crate::domain::limits::nul_in("tenantId", tenant) {
+        return Err(ServiceError::Invalid(vec![refused]));
+    }
     Ok(
         store::experiments::count_by_status(pool, tenant_scope(who, tenant))
             .await
@@ -206,6 +212,9 @@ pub async fn list(
     limit: u32,
 ) -> Result<ExperimentPage, ServiceError> {
     require_read(who)?;
+    if let Some(refused) = crate::domain::limits::nul_in("tenantId", tenant) {
+        return Err(ServiceError::Invalid(vec![refused]));
+    }
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ServiceError::Invalid(vec![FieldError::new(
             "limit",

@@ -70,6 +70,9 @@ pub async fn deploy_winner(
             "must have at most 10000 characters",
         )]));
     }
+    if let Some(refused) = crate::domain::limits::nul_in("notes", Some(&notes)) {
+        return Err(ServiceError::Invalid(vec![refused]));
+    }
     let mut tx = pool.begin().await.context("Failed to begin")?;
     let StoredExperiment {
         experiment: before,
