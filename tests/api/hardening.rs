@@ -992,6 +992,32 @@ async fn the_openapi_document_describes_every_route_the_router_serves(pool: PgPo
         documented, expected,
         "the document lists exactly the REST routes"
     );
+    // Every answer that names an experiment links to the operations on it, so a client (and
+    // the fuzzer's stateful phase) can follow one experiment through its lifecycle.
+    let links = |path: String, method: &str, status: &str| {
+        doc["paths"][path][method]["responses"][status]["links"].clone()
+    };
+    for (path, method, status, id) in [
+        (e.to_owned(), "post", "201", "$response.body#/experimentId"),
+        (format!("{e}/{{id}}"), "get", "200", "$response.body#/id"),
+        (format!("{e}/{{id}}"), "patch", "200", "$response.body#/id"),
+    ] {
+        let links = links(path.clone(), method, status);
+        for target in [
+            "start_experiment",
+            "declare_winner",
+            "deploy_winner",
+            "track_event",
+        ] {
+            assert_eq!(
+                links[target]["parameters"]["id"], id,
+                "{method} {path} {status} links to {target}: {links}"
+            );
+            assert_eq!(links[target]["operationId"], target, "{links}");
+        }
+    }
+    // The lifecycle steps' answers link nowhere (see `docs::link_experiment_ids`).
+    assert!(links(format!("{e}/{{id}}/start"), "post", "200").is_null());
     // And the router serves each one the document lists: a call reaches its handler (an
     // answer in the error envelope or a success, never the router's 404 or 405).
     let unknown = uuid::Uuid::now_v7().to_string();

@@ -32,6 +32,18 @@ pub const REQUIRED_TO_CREATE: [&str; 10] = [
     "minSamplesPerVariant",
 ];
 
+/// Within the objects a create must send, the fields each must have (`parse` reports each one
+/// missing as `<object>.<field>` "is required"; the OpenAPI document marks them from here).
+pub const REQUIRED_WITHIN: [(&str, &[&str]); 4] = [
+    ("control", &["name"]),
+    ("treatment", &["name"]),
+    ("allocation", &["control", "treatment"]),
+    (
+        "successCriteria",
+        &["metric", "operator", "threshold", "confidenceLevel"],
+    ),
+];
+
 /// One arm as sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

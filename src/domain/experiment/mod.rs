@@ -9,7 +9,7 @@ mod spec;
 
 pub use input::{
     AllocationInput, ExperimentInput, MAX_CONFIG_BYTES, MAX_NAME_CHARS, MAX_TARGETING_ENTRIES,
-    REQUIRED_TO_CREATE, SuccessCriteriaInput, TargetingInput, VariantInput,
+    REQUIRED_TO_CREATE, REQUIRED_WITHIN, SuccessCriteriaInput, TargetingInput, VariantInput,
 };
 pub use lifecycle::{Action, TransitionError};
 pub use metric::{Direction, Metric, UnknownMetric};

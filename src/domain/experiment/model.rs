@@ -154,6 +154,8 @@ pub struct ExperimentListItem {
 pub struct DeployRequest {
     pub winner: Variant,
     /// 1 to 100; default 100.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, multiple_of = 1))]
     pub rollout_percentage: Option<f64>,
+    #[cfg_attr(feature = "ssr", schema(max_length = 10000))]
     pub notes: Option<String>,
 }

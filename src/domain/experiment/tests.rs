@@ -71,6 +71,28 @@ fn the_fields_a_create_must_send_are_those_the_rules_require() {
 }
 
 #[test]
+fn the_fields_within_each_object_a_create_must_send_are_those_the_rules_require() {
+    let mut body = json!({});
+    for (object, _) in super::REQUIRED_WITHIN {
+        body[object] = json!({});
+    }
+    let input: ExperimentInput = serde_json::from_value(body).unwrap();
+    let errors = input.parse().unwrap_err();
+    let mut required: Vec<&str> = errors
+        .iter()
+        .filter(|e| e.message == "is required" && e.field.contains('.'))
+        .map(|e| e.field.as_str())
+        .collect();
+    required.sort_unstable();
+    let mut listed: Vec<String> = super::REQUIRED_WITHIN
+        .iter()
+        .flat_map(|(object, fields)| fields.iter().map(move |f| format!("{object}.{f}")))
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(required, listed);
+}
+
+#[test]
 fn every_missing_required_field_is_reported_at_once() {
     let got = fields(json!({}));
     for field in [

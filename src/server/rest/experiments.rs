@@ -40,9 +40,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 type Reply<T> = Result<Json<T>, RestError>;
 
-/// A create's body: the fields of [`ExperimentInput`], of which a create needs these (an
-/// edit, any). Its schema is `ExperimentInput`'s with them required, so the document
-/// describes both without a second list of fields.
+/// A create's body: the fields of [`ExperimentInput`], of which a create needs some (an
+/// edit, any). Its schema is `ExperimentInput`'s with an example; the served document then
+/// marks what a create must send (`docs::strict_create_schema`, from the domain's lists), so
+/// the document describes both without a second list of fields.
 pub struct NewExperiment;
 
 impl utoipa::PartialSchema for NewExperiment {
@@ -51,10 +52,24 @@ impl utoipa::PartialSchema for NewExperiment {
         use utoipa::openapi::schema::Schema;
         let mut schema = <ExperimentInput as utoipa::PartialSchema>::schema();
         if let RefOr::T(Schema::Object(object)) = &mut schema {
-            object.required = crate::domain::experiment::REQUIRED_TO_CREATE
-                .iter()
-                .map(|f| (*f).to_owned())
-                .collect();
+            // A whole valid definition: a client sees one to start from, and the fuzzer's
+            // example phase creates real experiments for the linked operations to act on.
+            object.examples = vec![serde_json::json!({
+                "name": "Risk template with history",
+                "description": "A context template that includes more historical data",
+                "hypothesis": "Historical project data improves risk analysis quality by 5%",
+                "targetType": "context_template",
+                "targetId": "risk-analysis",
+                "control": {"name": "Current", "configuration": {"templateId": "risk-v1"}},
+                "treatment": {"name": "With history", "configuration": {"templateId": "risk-v2"}},
+                "allocation": {"control": 50, "treatment": 50},
+                "primaryMetric": "quality",
+                "successCriteria": {"metric": "quality", "operator": ">", "threshold": 5,
+                                    "confidenceLevel": 0.95},
+                "secondaryMetrics": ["latency"],
+                "minDuration": 7,
+                "minSamplesPerVariant": 1000
+            })];
         }
         schema
     }

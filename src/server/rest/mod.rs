@@ -35,7 +35,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The REST router, with `GET /api/openapi.json` serving its document.
 pub fn router() -> Router<AppState> {
     let (router, doc) = routes();
-    let json = doc.to_pretty_json().unwrap_or_else(|_| "{}".into());
+    let mut doc = serde_json::to_value(&doc).unwrap_or_default();
+    docs::strict_create_schema(&mut doc);
+    docs::link_experiment_ids(&mut doc);
+    let json = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
     router.route(
         "/api/openapi.json",
         axum::routing::get(move || {
