@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { adminToken } from "./pages/login";
+import { LoginPage, adminToken } from "./pages/login";
 
 const SEEDED = "/experiments/018f0000-0000-7000-8000-000000000001";
 
@@ -29,11 +29,46 @@ test("every page has a favicon that loads, and no page logs a console error or f
   };
 
   await visit("/login");
-  await page.getByLabel("API token").fill(adminToken());
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await new LoginPage(page).submit(adminToken());
   await expect(page).toHaveURL(/\/$/);
   for (const path of ["/", "/?tab=all", "/experiments/new", "/experiments/new?step=4", SEEDED]) {
     await visit(path);
   }
   expect(problems).toEqual([]);
+});
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("a signed-out visit is redirected by the server to sign in, naming the page", async ({ page }) => {
+    const response = await page.goto(`${SEEDED}?action=declare`);
+    expect(response?.status()).toBe(200);
+    expect(response?.request().redirectedFrom()?.url()).toContain(`${SEEDED}?action=declare`);
+    await expect(page).toHaveURL(/\/login\?next=%2Fexperiments%2F018f0000-0000-7000-8000-000000000001%3Faction%3Ddeclare$/);
+    await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  });
+
+  test("every page shows its content, never a loading placeholder", async ({ page }) => {
+    await page.setExtraHTTPHeaders({ Authorization: `Bearer ${adminToken()}` });
+    const pages: [string, string][] = [
+      ["/", "A/B Tests"],
+      ["/?tab=drafts", "A/B Tests"],
+      ["/experiments/new", "Create A/B Test"],
+      [SEEDED, "Risk analysis context v2"],
+      ["/experiments/018f0000-0000-7000-8000-00000000dead", "Experiment not found"],
+      ["/login", "Sign in"],
+    ];
+    for (const [path, heading] of pages) {
+      await page.goto(path);
+      await expect(page.getByRole("heading", { name: heading }), path).toBeVisible();
+      await expect(page.getByText("Loading…"), path).toHaveCount(0);
+    }
+    // The dashboard's list and counts are there too.
+    await page.goto("/?tab=drafts");
+    await expect(page.getByTestId("experiment-card").first()).toBeVisible();
+    await expect(page.getByTestId("count-drafts")).toHaveText(/^\d+$/);
+    // And the results page its charts.
+    await page.goto(SEEDED);
+    await expect(page.getByTestId("chart-quality").locator("svg")).toBeVisible();
+  });
 });
