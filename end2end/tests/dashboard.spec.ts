@@ -51,7 +51,7 @@ test("the top bar names the signed-in token, and sign-out ends the session", asy
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);
   await page.goto("/");
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?next=%2F$/);
 });
 
 test("the page is server-rendered: without WASM it shows data but never hydrates", async ({ page }) => {

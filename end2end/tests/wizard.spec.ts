@@ -1,7 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
+import { auth, totalSamples } from "./pages/experiments";
 import { LoginPage, adminToken } from "./pages/login";
-
-const auth = () => ({ Authorization: `Bearer ${adminToken()}` });
 
 async function hydrated(page: Page) {
   await expect(page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
@@ -161,9 +160,7 @@ test("the whole journey: wizard (with a validation error fixed) → start → tr
 
   await page.reload();
   await hydrated(page);
-  const samples = async (arm: string) =>
-    Number(await page.getByTestId(`column-${arm}`).getByTestId("samples").innerText());
-  await expect.poll(async () => (await samples("control")) + (await samples("treatment"))).toBe(80);
+  await expect.poll(() => totalSamples(page)).toBe(80);
   for (const chart of ["chart-quality", "chart-latency", "chart-satisfaction"]) {
     await expect(page.getByTestId(chart).locator("svg")).toBeVisible();
   }

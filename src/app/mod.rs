@@ -4,12 +4,13 @@
 mod components;
 mod format;
 mod pages;
+mod url;
 
 use components::RequireAuth;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{Lazy, LazyRoute, lazy_route, path};
+use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -19,6 +20,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -47,6 +49,11 @@ impl LazyRoute for WizardPage {
 }
 
 /// The app: layout and routes. Every page but the sign-in page needs a signed-in user.
+///
+/// Every page renders whole on the server (`SsrMode::Async`: its data is awaited before the
+/// answer starts), so the HTML shows the page's content or its error, never a loading
+/// placeholder (without JavaScript too), and a signed-out request can still be answered
+/// with a redirect.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -60,15 +67,21 @@ pub fn App() -> impl IntoView {
         <Router>
             <div class="layout" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("/login") view=pages::Login />
+                    <Route path=path!("/login") view=pages::Login ssr=SsrMode::Async />
                     <Route
                         path=path!("/")
                         view=|| view! { <RequireAuth>{|| view! { <pages::Dashboard /> }}</RequireAuth> }
+                        ssr=SsrMode::Async
                     />
-                    <Route path=path!("/experiments/new") view={Lazy::<WizardPage>::new()} />
+                    <Route
+                        path=path!("/experiments/new")
+                        view={Lazy::<WizardPage>::new()}
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=path!("/experiments/:id")
                         view=|| view! { <RequireAuth>{|| view! { <pages::ExperimentView /> }}</RequireAuth> }
+                        ssr=SsrMode::Async
                     />
                 </Routes>
             </div>

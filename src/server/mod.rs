@@ -99,7 +99,12 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .merge(rest::router())
-        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            || leptos_router::components::provide_server_redirect(see_other),
+            move || shell(options.clone()),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(axum::middleware::from_fn(server_fn_status::from_error_body))
@@ -118,6 +123,19 @@ pub fn router(state: AppState) -> Router {
                 .on_failure(()),
         )
         .with_state(state)
+}
+
+/// A redirect from a page's server render (`<Redirect>`: a signed-out visitor sent to sign
+/// in) answers `303 See Other` with its `Location`, whatever the request accepts. (Leptos'
+/// own answers 302 only to requests that accept HTML, and 200 to the rest.)
+fn see_other(path: &str) {
+    if let (Some(response), Ok(location)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::HeaderValue::from_str(path),
+    ) {
+        response.set_status(axum::http::StatusCode::SEE_OTHER);
+        response.insert_header(axum::http::header::LOCATION, location);
+    }
 }
 
 async fn shutdown_signal() {

@@ -223,5 +223,5 @@ async fn signing_in_sets_a_strict_http_only_session_cookie_that_works_until_sign
             .contains("Max-Age=0")
     );
     assert_eq!(with_cookie(EXPERIMENTS).await.status().as_u16(), 401);
-    assert_eq!(with_cookie("/").await.status().as_u16(), 302);
+    assert_eq!(with_cookie("/").await.status().as_u16(), 303);
 }

@@ -6,6 +6,11 @@ export class LoginPage {
 
   async signIn(token: string) {
     await this.page.goto("/login");
+    await this.submit(token);
+  }
+
+  /** Signs in on the sign-in page already open (after a redirect to it, say). */
+  async submit(token: string) {
     await expect(this.page.locator("[data-hydrated]")).toHaveAttribute("data-hydrated", "true");
     await this.page.getByLabel("API token").fill(token);
     await this.page.getByRole("button", { name: "Sign in" }).click();

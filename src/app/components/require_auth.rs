@@ -1,15 +1,31 @@
 use crate::api::{ApiError, current_user, sign_out};
+use crate::app::url::login_url;
 use crate::domain::Principal;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_location;
 
 /// Renders `children` for a signed-in user (provided as context, with the top bar), and
-/// sends everyone else to the sign-in page. The user is loaded before the page streams, so
-/// a signed-out request gets a real redirect.
+/// sends everyone else to the sign-in page, which brings them back here afterwards. Pages
+/// render whole on the server (`SsrMode::Async`, see `app::App`), so a signed-out request
+/// is answered `303 See Other` to `/login?next=…` (`server::see_other`); in the browser it
+/// is a client-side navigation.
 #[component]
 pub fn RequireAuth(children: ChildrenFn) -> impl IntoView {
     let user = Resource::new_blocking(|| (), |_| current_user());
     let children = StoredValue::new(children);
+    let location = use_location();
+    let login = move || {
+        let (path, query) = (
+            location.pathname.get_untracked(),
+            location.search.get_untracked(),
+        );
+        if query.is_empty() {
+            login_url(&path)
+        } else {
+            login_url(&format!("{path}?{query}"))
+        }
+    };
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -22,7 +38,16 @@ pub fn RequireAuth(children: ChildrenFn) -> impl IntoView {
                         }
                             .into_any()
                     }
-                    Err(ApiError::Unauthorized) => view! { <Redirect path="/login" /> }.into_any(),
+                    Err(ApiError::Unauthorized) => {
+                        let to = login();
+                        view! {
+                            <Redirect path=to.clone() />
+                            <main class="content">
+                                <p><a href=to>"Sign in to continue"</a></p>
+                            </main>
+                        }
+                            .into_any()
+                    }
                     Err(err) => {
                         view! {
                             <main class="content">

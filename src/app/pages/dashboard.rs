@@ -1,5 +1,6 @@
 use crate::api::{change_status, experiment_counts, list_experiments};
 use crate::app::components::StatusBadge;
+use crate::app::url::encode_component;
 use crate::domain::experiment::Action as Lifecycle;
 use crate::domain::{ExperimentListItem, ExperimentStatus, Principal, StatusCounts};
 use leptos::prelude::*;
@@ -72,14 +73,7 @@ fn dashboard_url(tab: Tab, search: &str, sort: Sort) -> String {
     let mut url = format!("/?tab={}", tab.key());
     if !search.trim().is_empty() {
         url.push_str("&q=");
-        for b in search.trim().bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    url.push(b as char)
-                }
-                _ => url.push_str(&format!("%{b:02X}")),
-            }
-        }
+        url.push_str(&encode_component(search.trim()));
     }
     if sort != Sort::Newest {
         url.push_str("&sort=");

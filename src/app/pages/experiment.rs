@@ -193,6 +193,28 @@ fn Comparison(report: PageResults) -> impl IntoView {
     }
 }
 
+/// A trophy drawn in SVG (an emoji would need an emoji font, which many systems lack).
+#[component]
+fn Trophy() -> impl IntoView {
+    view! {
+        <svg
+            class="icon"
+            viewBox="0 0 16 16"
+            aria-hidden="true"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="1.5"
+            stroke-linecap="round"
+            stroke-linejoin="round"
+        >
+            <path d="M4.5 2.5h7v3a3.5 3.5 0 0 1-7 0z" />
+            <path d="M4.5 3.5h-2v1a2.5 2.5 0 0 0 2.3 2.5" />
+            <path d="M11.5 3.5h2v1a2.5 2.5 0 0 1-2.3 2.5" />
+            <path d="M8 9v3.5M5.5 13.5h5" />
+        </svg>
+    }
+}
+
 /// The experiment page.
 #[component]
 pub fn ExperimentView() -> impl IntoView {
@@ -356,7 +378,7 @@ fn PageBody(
                     <a class="back" href="/" aria-label="Back to the experiments">"←"</a>
                     <h1>{e.name.clone()}</h1>
                     <StatusBadge status />
-                    {winner.map(|w| view! { <span class="winner" data-testid="winner">"🏆 " {w.as_str()} " wins"</span> })}
+                    {winner.map(|w| view! { <span class="winner" data-testid="winner"><Trophy />{w.as_str()} " wins"</span> })}
                 </div>
             </div>
             <section class="info">

@@ -1,9 +1,17 @@
 use crate::api::sign_in;
+use crate::app::url::safe_next;
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
-/// `/login`: sign in with an API token (made with `verdict token create`).
+/// `/login`: sign in with an API token (made with `verdict token create`), then go on to
+/// `?next=` when it is a path of this site (`url::safe_next`), else to the dashboard.
 #[component]
 pub fn Login() -> impl IntoView {
+    let query = use_query_map();
+    // Read in the browser only, once signed in.
+    #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+    let next =
+        StoredValue::new(safe_next(query.read_untracked().get("next").as_deref()).to_owned());
     let token = RwSignal::new(String::new());
     let submit = Action::new(|token: &String| {
         let token = token.clone();
@@ -13,7 +21,7 @@ pub fn Login() -> impl IntoView {
         if let Some(Ok(_)) = submit.value().get() {
             #[cfg(feature = "hydrate")]
             if let Some(window) = leptos::web_sys::window() {
-                let _ = window.location().set_href("/");
+                let _ = window.location().set_href(&next.get_value());
             }
         }
     });
