@@ -70,6 +70,7 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Snapshot> {
         .context("Failed to load deployments")?
         .into_iter()
         .map(|row| {
+            let deployment_targeting = targeting(row.targeting)?;
             Ok(LiveDeployment {
                 experiment_id: row.experiment_id,
                 tenant_id: row.tenant_id,
@@ -78,7 +79,8 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Snapshot> {
                 salt: row.salt,
                 rollout_percentage: u8::try_from(row.rollout_percentage)?,
                 winner: row.winner.parse::<Variant>()?,
-                compiled: targeting(row.targeting)?.compile(),
+                compiled: deployment_targeting.compile(),
+                targeting: deployment_targeting,
                 configuration: raw(&row.configuration)?,
             })
         })
