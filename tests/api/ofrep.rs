@@ -417,11 +417,67 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
     let j = |v: Value| v.to_string().into_bytes();
     let ok = j(json!({"context": {"targetingKey": "u"}}));
 
-    let cases: Vec<Refusal<'_>> = vec![
+    let json = "application/json";
+    let bearer = Auth::Bearer(&service);
+    // Bodies the service token sends to the known flag: status, errorCode, a word of the details.
+    let bodies: Vec<(Vec<u8>, u16, &str, &str)> = vec![
+        (j(json!({})), 400, "TARGETING_KEY_MISSING", "targetingKey"),
+        (
+            j(json!({"context": {"email": "a@b"}})),
+            400,
+            "TARGETING_KEY_MISSING",
+            "targetingKey",
+        ),
+        (
+            j(json!({"context": "u"})),
+            400,
+            "INVALID_CONTEXT",
+            "context",
+        ),
+        (
+            j(json!({"context": {"targetingKey": 5}})),
+            400,
+            "INVALID_CONTEXT",
+            "targetingKey",
+        ),
+        (
+            j(json!({"context": {"targetingKey": "x".repeat(1001)}})),
+            400,
+            "INVALID_CONTEXT",
+            "targetingKey",
+        ),
+        (
+            j(json!({"context": {"targetingKey": "u", "intent": ""}})),
+            400,
+            "INVALID_CONTEXT",
+            "intent",
+        ),
+        (
+            j(json!({"context": {"targetingKey": "u", "scope": [1]}})),
+            400,
+            "INVALID_CONTEXT",
+            "scope",
+        ),
+        (b"{\"context\": ".to_vec(), 400, "PARSE_ERROR", "JSON"),
+        (
+            j(json!({"context": {"targetingKey": "u", "tenantId": "globex"}})),
+            403,
+            "GENERAL",
+            "tenant",
+        ),
+        (vec![b' '; 70_000], 413, "GENERAL", "larger"),
+    ];
+    let mut cases: Vec<Refusal<'_>> = bodies
+        .into_iter()
+        .map(|(body, status, code, word)| (path.clone(), bearer, json, body, status, code, word))
+        .collect();
+    // Other flags, callers, content types, and the bulk route.
+    let big = vec![b' '; 4 << 20];
+    cases.extend([
         (
             format!("{FLAGS}/prompt:nothing"),
-            Auth::Bearer(&service),
-            "application/json",
+            bearer,
+            json,
             ok.clone(),
             404,
             "FLAG_NOT_FOUND",
@@ -429,8 +485,8 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         ),
         (
             format!("{FLAGS}/no-colon"),
-            Auth::Bearer(&service),
-            "application/json",
+            bearer,
+            json,
             ok.clone(),
             404,
             "FLAG_NOT_FOUND",
@@ -438,71 +494,8 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         ),
         (
             path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            j(json!({})),
-            400,
-            "TARGETING_KEY_MISSING",
-            "targetingKey",
-        ),
-        (
-            path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            j(json!({"context": {"email": "a@b"}})),
-            400,
-            "TARGETING_KEY_MISSING",
-            "targetingKey",
-        ),
-        (
-            path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            j(json!({"context": "u"})),
-            400,
-            "INVALID_CONTEXT",
-            "context",
-        ),
-        (
-            path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            j(json!({"context": {"targetingKey": 5}})),
-            400,
-            "INVALID_CONTEXT",
-            "targetingKey",
-        ),
-        (
-            path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            j(json!({"context": {"targetingKey": "x".repeat(1001)}})),
-            400,
-            "INVALID_CONTEXT",
-            "targetingKey",
-        ),
-        (
-            path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            j(json!({"context": {"targetingKey": "u", "intent": ""}})),
-            400,
-            "INVALID_CONTEXT",
-            "intent",
-        ),
-        (
-            path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            j(json!({"context": {"targetingKey": "u", "scope": [1]}})),
-            400,
-            "INVALID_CONTEXT",
-            "scope",
-        ),
-        (
-            path.clone(),
             Auth::Bearer(&root),
-            "application/json",
+            json,
             ok.clone(),
             400,
             "INVALID_CONTEXT",
@@ -510,26 +503,8 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         ),
         (
             path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            b"{\"context\": ".to_vec(),
-            400,
-            "PARSE_ERROR",
-            "JSON",
-        ),
-        (
-            path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            j(json!({"context": {"targetingKey": "u", "tenantId": "globex"}})),
-            403,
-            "GENERAL",
-            "tenant",
-        ),
-        (
-            path.clone(),
             Auth::Bearer(&viewer),
-            "application/json",
+            json,
             ok.clone(),
             403,
             "GENERAL",
@@ -539,8 +514,8 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         (
             path.clone(),
             Auth::Bearer(&viewer),
-            "application/json",
-            vec![b' '; 4 << 20],
+            json,
+            big,
             403,
             "GENERAL",
             "tenant",
@@ -548,7 +523,7 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         (
             path.clone(),
             Auth::Bearer("vdt_bad"),
-            "application/json",
+            json,
             ok.clone(),
             401,
             "GENERAL",
@@ -557,7 +532,7 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         (
             path.clone(),
             Auth::ApiKey("vdt_bad"),
-            "application/json",
+            json,
             ok.clone(),
             401,
             "GENERAL",
@@ -566,7 +541,7 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         (
             path.clone(),
             Auth::None,
-            "application/json",
+            json,
             ok.clone(),
             401,
             "GENERAL",
@@ -574,7 +549,7 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         ),
         (
             path.clone(),
-            Auth::Bearer(&service),
+            bearer,
             "text/plain",
             ok.clone(),
             415,
@@ -582,18 +557,9 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
             "application/json",
         ),
         (
-            path.clone(),
-            Auth::Bearer(&service),
-            "application/json",
-            vec![b' '; 70_000],
-            413,
-            "GENERAL",
-            "larger",
-        ),
-        (
             FLAGS.to_owned(),
-            Auth::Bearer(&service),
-            "application/json",
+            bearer,
+            json,
             j(json!({"context": {}})),
             400,
             "TARGETING_KEY_MISSING",
@@ -601,8 +567,8 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         ),
         (
             FLAGS.to_owned(),
-            Auth::Bearer(&service),
-            "application/json",
+            bearer,
+            json,
             b"[]".to_vec(),
             400,
             "PARSE_ERROR",
@@ -611,13 +577,13 @@ async fn every_refusal_is_in_ofreps_shape_and_names_what_is_wrong(pool: PgPool) 
         (
             FLAGS.to_owned(),
             Auth::None,
-            "application/json",
+            json,
             ok.clone(),
             401,
             "GENERAL",
             "token",
         ),
-    ];
+    ]);
     for (path, auth, content_type, body, status, code, word) in cases {
         let r = post_raw(&app, &path, auth, content_type, body, None).await;
         assert_eq!(r.status, status, "{path}: {}", r.body);
