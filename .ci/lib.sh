@@ -214,3 +214,39 @@ ensure_database() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# A fresh database named $1 on DATABASE_URL's server, migrated by the release build (dropped
+# first when it exists); prints its URL.
+fresh_release_database() {
+  local url
+  url="$(database_url_for "$DATABASE_URL" "$1")"
+  psql "$(database_url_for "$DATABASE_URL" postgres)" -q -v ON_ERROR_STOP=1 \
+    -c "drop database if exists $1 with (force)" -c "create database $1"
+  DATABASE_URL="$url" ./target/release/verdict migrate >/dev/null
+  printf '%s\n' "$url"
+}
+
+# Starts the release server over database URL $1 on a free port, logging to $2 (RUST_LOG=warn),
+# and waits until it answers /healthz. Sets SERVER_PID and SERVER_URL; the caller stops it.
+start_release_server() {
+  local port
+  port="$(free_port)"
+  DATABASE_URL="$1" LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT=target/site \
+    RUST_LOG=warn ./target/release/verdict serve >"$2" 2>&1 &
+  SERVER_PID=$!
+  SERVER_URL="http://127.0.0.1:$port"
+  for _ in $(seq 1 200); do
+    curl -sf "$SERVER_URL/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || die "the server did not start; see $2"
+    sleep 0.1
+  done
+  die "the server did not answer /healthz within 20 s; see $2"
+}
+
+# Stops the server start_release_server started, if it runs.
+stop_release_server() {
+  if [ -n "${SERVER_PID:-}" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+}

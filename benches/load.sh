@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Load benchmarks of the runtime against a release build, on this machine (loopback only):
 #   1. HTTP resolve, 20 active experiments, a different userId per request (wrk -t2 -c64)
+#   1b-1d. OpenFeature (OFREP) on the same setup: one flag, every flag (20), and the bulk
+#      route answered 304 by its ETag
 #   2. single events with durable acknowledgement, 64 concurrent clients
 #   3. batch ingestion (1,000 events a request) sustained, against raw COPY of the same rows
-# Usage: bash benches/load.sh [seconds] [resolve|events|batch]   (default 30; batch ingestion
-# runs 2x that); VERDICT_BIN=path measures that server binary instead of this checkout's.
+# Usage: bash benches/load.sh [seconds] [resolve|ofrep|events|batch]   (default 30; batch
+# ingestion runs 2x that; "ofrep" runs phase 1 and the OpenFeature phases, the figures
+# BENCHMARKS.md compares); VERDICT_BIN=path measures that server binary instead of this
+# checkout's.
 # Prints the figures BENCHMARKS.md records. Uses the private cluster of .ci/ (or DATABASE_URL).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
 cd "$ROOT"
 use_build_flags
 SECS="${1:-30}"
-ONLY="${2:-all}"   # "resolve" runs phase 1 only, "events" phase 2 only, "batch" phases 3 and 3b only
+ONLY="${2:-all}"   # "resolve" runs phase 1 only, "ofrep" phases 1 to 1d, "events" phase 2 only, "batch" phases 3 and 3b only
 command -v wrk >/dev/null || apt_install wrk
 if [ -z "${DATABASE_URL:-}" ]; then start_private_postgres verdict; fi
 BENCH_URL="$(database_url_for "$DATABASE_URL" verdict_bench)"
@@ -76,12 +80,31 @@ sleep 1
 curl -s "$BASE/healthz"; echo
 
 export VERDICT_TOKEN="$SERVICE" VERDICT_EXPERIMENT="$FIRST"
-if [ "$ONLY" = all ] || [ "$ONLY" = resolve ]; then
+if [ "$ONLY" = all ] || [ "$ONLY" = resolve ] || [ "$ONLY" = ofrep ]; then
 say "1. HTTP resolve: wrk -t2 -c64 -d${SECS}s --latency"
 wrk -t2 -c64 -d"${SECS}s" --latency -s benches/resolve.lua "$BASE" | tee /tmp/verdict-bench-resolve.txt
 
 curl -s "$BASE/healthz"; echo
 [ "$ONLY" = resolve ] && exit 0
+stop_server; start_server
+fi
+if [ "$ONLY" = all ] || [ "$ONLY" = ofrep ]; then
+say "1b. OFREP, one flag (prompt:target-1) per request: wrk -t2 -c64 -d${SECS}s --latency"
+wrk -t2 -c64 -d"${SECS}s" --latency -s benches/ofrep.lua "$BASE" | tee /tmp/verdict-bench-ofrep.txt
+stop_server; start_server
+say "1c. OFREP bulk, every flag (20) per request: wrk -t2 -c64 -d${SECS}s --latency"
+wrk -t2 -c64 -d"${SECS}s" --latency -s benches/ofrep_bulk.lua "$BASE" | tee /tmp/verdict-bench-ofrep-bulk.txt
+stop_server; start_server
+OFREP_BODY='{"context":{"targetingKey":"user-etag","intent":"risk"}}'
+ETAG="$(curl -s -D - -o /dev/null -H "Authorization: Bearer $SERVICE" -H "Content-Type: application/json" \
+  -X POST "$BASE/ofrep/v1/evaluate/flags" -d "$OFREP_BODY" | tr -d '\r' | awk 'tolower($1) == "etag:" {print $2}')"
+status="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SERVICE" -H "Content-Type: application/json" \
+  -H "If-None-Match: $ETAG" -X POST "$BASE/ofrep/v1/evaluate/flags" -d "$OFREP_BODY")"
+[ "$status" = 304 ] || die "the bulk route answered $status to its own ETag, not 304"
+say "1d. OFREP bulk answered 304 (If-None-Match: its ETag): wrk -t2 -c64 -d${SECS}s --latency"
+VERDICT_ETAG="$ETAG" wrk -t2 -c64 -d"${SECS}s" --latency -s benches/ofrep_bulk.lua "$BASE" | tee /tmp/verdict-bench-ofrep-304.txt
+curl -s "$BASE/healthz"; echo
+[ "$ONLY" = ofrep ] && exit 0
 stop_server; start_server
 fi
 if [ "$ONLY" = all ] || [ "$ONLY" = events ]; then

@@ -6,6 +6,7 @@ mod errors;
 pub mod event;
 pub mod experiment;
 pub mod limits;
+pub mod ofrep;
 pub mod resolve;
 pub mod results;
 pub mod splitmix;

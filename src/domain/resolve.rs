@@ -41,11 +41,15 @@ pub struct LiveDeployment {
     pub salt: String,
     pub rollout_percentage: u8,
     pub winner: Variant,
+    pub targeting: Targeting,
     pub compiled: CompiledTargeting,
     pub configuration: Arc<RawValue>,
     /// When it was deployed: for one target the newest applicable deployment wins.
     pub deployed_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// A target as a request names it: its type and id.
+pub type TargetRef<'a> = (TargetType, &'a str);
 
 /// Everything resolve needs, indexed by tenant. The experiments and deployments are shared
 /// (`Arc`), so a snapshot that differs from another by one experiment reuses the rest.
@@ -62,6 +66,8 @@ pub struct Snapshot {
     tenant_experiments: HashMap<String, Vec<usize>>,
     system_deployments: Vec<usize>,
     tenant_deployments: HashMap<String, Vec<usize>>,
+    /// A 128-bit hash of everything an answer depends on (see [`Snapshot::fingerprint`]).
+    fingerprint: u128,
 }
 
 /// One target's answer for a request.
@@ -76,6 +82,10 @@ pub struct Resolution<'a> {
     pub variant: Variant,
     /// Whether a deployed winner (not an experiment) answered.
     pub deployed: bool,
+    /// The experiment that decided: the one that assigned the variant, or the one whose
+    /// winner is deployed (not part of the resolve answer; OpenFeature's metadata names it).
+    #[serde(skip)]
+    pub decided_by: Uuid,
     pub configuration: &'a RawValue,
     /// This resolution as JSON, serialised when the snapshot was built (the hot path
     /// concatenates these instead of serialising).
@@ -130,6 +140,18 @@ pub struct ResolveRequest {
     pub intent: Option<String>,
     #[serde(default)]
     pub scope: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl ResolveRequest {
+    /// The request's attributes, as targeting reads them.
+    pub fn context(&self) -> RequestContext<'_> {
+        RequestContext {
+            tenant_id: &self.tenant_id,
+            user_id: &self.user_id,
+            intent: self.intent.as_deref(),
+            scope: self.scope.as_ref(),
+        }
+    }
 }
 
 impl Snapshot {
@@ -195,6 +217,7 @@ impl Snapshot {
                         experiment_id: Some(e.id),
                         variant,
                         deployed: false,
+                        decided_by: e.id,
                         configuration,
                         json: "",
                     })
@@ -214,16 +237,19 @@ impl Snapshot {
                     experiment_id: None,
                     variant: d.winner,
                     deployed: true,
+                    decided_by: d.experiment_id,
                     configuration: &d.configuration,
                     json: "",
                 })
             })
             .collect();
+        let fingerprint = fingerprint(&experiments, &deployments);
         let mut snapshot = Snapshot {
             experiments,
             deployments,
             experiment_entries,
             deployment_entries,
+            fingerprint,
             ..Snapshot::default()
         };
         for (i, e) in snapshot.experiments.iter().enumerate() {
@@ -259,6 +285,40 @@ impl Snapshot {
     /// Whether nothing is live.
     pub fn is_empty(&self) -> bool {
         self.experiments.is_empty() && self.deployments.is_empty()
+    }
+
+    /// A hash of everything an answer depends on: two snapshots with the same fingerprint
+    /// give every request the same answer (an ETag is made from it and the request).
+    pub fn fingerprint(&self) -> u128 {
+        self.fingerprint
+    }
+
+    /// Every target a live experiment or deployment covers for `tenant` (its own and the
+    /// system-wide ones), each once, in the order resolve meets them.
+    pub fn targets(&self, tenant: &str) -> Vec<TargetRef<'_>> {
+        let mut out: Vec<TargetRef<'_>> = Vec::new();
+        let all = self
+            .experiments_for(tenant)
+            .map(|(e, _)| (e.target_type, e.target_id.as_str()))
+            .chain(
+                self.deployments_for(tenant)
+                    .map(|(d, _)| (d.target_type, d.target_id.as_str())),
+            );
+        for target in all {
+            if !out.contains(&target) {
+                out.push(target);
+            }
+        }
+        out
+    }
+
+    /// Whether a live experiment or deployment covers `target` for `tenant`.
+    pub fn covers(&self, tenant: &str, (target_type, target_id): TargetRef<'_>) -> bool {
+        self.experiments_for(tenant)
+            .any(|(e, _)| e.target_type == target_type && e.target_id == target_id)
+            || self
+                .deployments_for(tenant)
+                .any(|(d, _)| d.target_type == target_type && d.target_id == target_id)
     }
 
     /// A live experiment by id.
@@ -307,9 +367,27 @@ impl Snapshot {
         out: &mut Vec<Resolution<'s>>,
         exposures: &mut Vec<Exposure>,
     ) {
+        self.resolve_only(ctx, None, out, exposures);
+    }
+
+    /// [`resolve`](Self::resolve), for one target only when `only` names one (an OpenFeature
+    /// evaluation of one flag): the same rules, and exposures for that target alone.
+    pub fn resolve_only<'s>(
+        &'s self,
+        ctx: &RequestContext<'_>,
+        only: Option<TargetRef<'_>>,
+        out: &mut Vec<Resolution<'s>>,
+        exposures: &mut Vec<Exposure>,
+    ) {
+        let wanted = |target_type: TargetType, target_id: &str| {
+            only.is_none_or(|(t, id)| t == target_type && id == target_id)
+        };
         // The caller's scope is canonicalised once for every experiment and deployment.
         let scope = ctx.scope.map(CanonicalScope::of);
         for (e, entries) in self.experiments_for(ctx.tenant_id) {
+            if !wanted(e.target_type, e.target_id.as_str()) {
+                continue;
+            }
             if out
                 .iter()
                 .any(|r| r.target_type == e.target_type && r.target_id == e.target_id)
@@ -326,6 +404,7 @@ impl Snapshot {
                     experiment_id: Some(e.id),
                     variant,
                     deployed: false,
+                    decided_by: e.id,
                     configuration: match variant {
                         Variant::Control => &e.control,
                         Variant::Treatment => &e.treatment,
@@ -343,6 +422,9 @@ impl Snapshot {
         }
         let mut decided: Vec<(TargetType, &str)> = Vec::new();
         for (d, entry) in self.deployments_for(ctx.tenant_id) {
+            if !wanted(d.target_type, d.target_id.as_str()) {
+                continue;
+            }
             let target = (d.target_type, d.target_id.as_str());
             if decided.contains(&target)
                 || out
@@ -363,12 +445,49 @@ impl Snapshot {
                     experiment_id: None,
                     variant: d.winner,
                     deployed: true,
+                    decided_by: d.experiment_id,
                     configuration: &d.configuration,
                     json: entry,
                 });
             }
         }
     }
+}
+
+/// XXH3-128 over every field of the live experiments and deployments that an answer
+/// depends on, each length-prefixed (so no two different snapshots run together alike).
+fn fingerprint(experiments: &[Arc<LiveExperiment>], deployments: &[Arc<LiveDeployment>]) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    let mut field = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    let targeting = |t: &Targeting| serde_json::to_vec(t).unwrap_or_default();
+    for e in experiments {
+        field(b"experiment");
+        field(e.id.as_bytes());
+        field(e.tenant_id.as_bytes());
+        field(e.target_type.as_str().as_bytes());
+        field(e.target_id.as_bytes());
+        field(e.salt.as_bytes());
+        field(&[e.allocation.control, e.allocation.treatment]);
+        field(&targeting(&e.targeting));
+        field(e.control.get().as_bytes());
+        field(e.treatment.get().as_bytes());
+    }
+    for d in deployments {
+        field(b"deployment");
+        field(d.experiment_id.as_bytes());
+        field(d.tenant_id.as_bytes());
+        field(d.target_type.as_str().as_bytes());
+        field(d.target_id.as_bytes());
+        field(d.salt.as_bytes());
+        field(&[d.rollout_percentage]);
+        field(d.winner.as_str().as_bytes());
+        field(&targeting(&d.targeting));
+        field(d.configuration.get().as_bytes());
+    }
+    h.digest128()
 }
 
 /// The assignment the snapshot would give `ctx` in experiment `id`: `None` when the
@@ -422,6 +541,7 @@ mod tests {
             salt: "d".into(),
             rollout_percentage: pct,
             winner: Variant::Treatment,
+            targeting: Targeting::default(),
             compiled: Targeting::default().compile(),
             configuration: raw(r#"{"v":"winner"}"#),
             deployed_at: chrono::Utc::now(),
@@ -645,6 +765,7 @@ mod answer_tests {
             experiment_id: None,
             variant: Variant::Control,
             deployed: true,
+            decided_by: Uuid::nil(),
             configuration: &config,
             json: r#"{"targetId":"p"}"#,
         };

@@ -16,7 +16,7 @@ pub mod supervise;
 pub use snapshot::CHANNEL;
 
 use crate::domain::assignment::RequestContext;
-use crate::domain::resolve::{Exposure, Resolution, Snapshot};
+use crate::domain::resolve::{Exposure, Resolution, Snapshot, TargetRef};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use credentials::{AUTH_LOOKUPS, Credentials};
@@ -146,10 +146,22 @@ impl Runtime {
         ctx: &RequestContext<'_>,
         answer: impl FnOnce(&[Resolution<'_>]) -> R,
     ) -> R {
-        let snapshot = self.snapshot.load();
+        self.resolve_on(&self.snapshot.load(), ctx, None, answer)
+    }
+
+    /// Answers a resolve from `snapshot` (one the caller loaded, to answer more from the
+    /// same one), for the target `only` names or every target, and queues its exposures.
+    /// Every resolve and OpenFeature evaluation comes through here.
+    pub fn resolve_on<R>(
+        &self,
+        snapshot: &Snapshot,
+        ctx: &RequestContext<'_>,
+        only: Option<TargetRef<'_>>,
+        answer: impl FnOnce(&[Resolution<'_>]) -> R,
+    ) -> R {
         let mut out = Vec::new();
         let mut exposures: Vec<Exposure> = Vec::new();
-        snapshot.resolve(ctx, &mut out, &mut exposures);
+        snapshot.resolve_only(ctx, only, &mut out, &mut exposures);
         if !exposures.is_empty() {
             let record = ExposureRecord {
                 tenant_id: ctx.tenant_id.to_owned(),

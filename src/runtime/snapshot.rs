@@ -66,6 +66,7 @@ fn live_experiment(row: store::live::LiveExperimentRow) -> anyhow::Result<LiveEx
 }
 
 fn live_deployment(row: store::live::LiveDeploymentRow) -> anyhow::Result<LiveDeployment> {
+    let targeting = targeting(row.targeting)?;
     Ok(LiveDeployment {
         experiment_id: row.experiment_id,
         tenant_id: row.tenant_id,
@@ -74,7 +75,8 @@ fn live_deployment(row: store::live::LiveDeploymentRow) -> anyhow::Result<LiveDe
         salt: row.salt,
         rollout_percentage: u8::try_from(row.rollout_percentage)?,
         winner: row.winner.parse::<Variant>()?,
-        compiled: targeting(row.targeting)?.compile(),
+        compiled: targeting.compile(),
+        targeting,
         configuration: raw(&row.configuration)?,
         deployed_at: row.deployed_at,
     })

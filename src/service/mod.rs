@@ -7,6 +7,7 @@ pub mod auth;
 pub mod events;
 pub mod experiments;
 pub mod jobs;
+pub mod ofrep;
 pub mod resolve;
 pub mod results;
 pub mod tokens;

@@ -3,7 +3,6 @@
 //! are checked.
 
 use super::ServiceError;
-use crate::domain::assignment::RequestContext;
 use crate::domain::limits::scope_problem;
 use crate::domain::resolve::{Resolution, ResolveRequest};
 use crate::domain::{FieldError, Principal};
@@ -17,6 +16,13 @@ pub fn resolve<R>(
     request: &ResolveRequest,
     answer: impl FnOnce(&[Resolution<'_>]) -> R,
 ) -> Result<R, ServiceError> {
+    check(who, request)?;
+    Ok(runtime.resolve_with(&request.context(), answer))
+}
+
+/// The checks of a resolve request: its fields' bounds, then whether `who` may run the
+/// runtime for its tenant. OpenFeature evaluations (`service::ofrep`) pass the same ones.
+pub fn check(who: &Principal, request: &ResolveRequest) -> Result<(), ServiceError> {
     let mut errors = Vec::new();
     if request.tenant_id.trim().is_empty() || request.tenant_id.len() > 200 {
         errors.push(FieldError::new("tenantId", "must have 1 to 200 characters"));
@@ -49,11 +55,5 @@ pub fn resolve<R>(
     if !who.can_run(&request.tenant_id) {
         return Err(ServiceError::Forbidden);
     }
-    let ctx = RequestContext {
-        tenant_id: &request.tenant_id,
-        user_id: &request.user_id,
-        intent: request.intent.as_deref(),
-        scope: request.scope.as_ref(),
-    };
-    Ok(runtime.resolve_with(&ctx, answer))
+    Ok(())
 }

@@ -982,6 +982,8 @@ async fn the_openapi_document_describes_every_route_the_router_serves(pool: PgPo
             "/api/v1/insights/experiments/{id}/events".to_owned(),
         ),
         ("POST", "/api/v1/insights/events/batch".to_owned()),
+        ("POST", "/ofrep/v1/evaluate/flags/{key}".to_owned()),
+        ("POST", "/ofrep/v1/evaluate/flags".to_owned()),
         ("GET", "/healthz".to_owned()),
     ]
     .into_iter()
@@ -1019,14 +1021,18 @@ async fn the_openapi_document_describes_every_route_the_router_serves(pool: PgPo
     // The lifecycle steps' answers link nowhere (see `docs::link_experiment_ids`).
     assert!(links(format!("{e}/{{id}}/start"), "post", "200").is_null());
     // And the router serves each one the document lists: a call reaches its handler (an
-    // answer in the error envelope or a success, never the router's 404 or 405).
+    // answer in the error envelope, or OFREP's, or a success, never the router's 404 or 405).
     let unknown = uuid::Uuid::now_v7().to_string();
     for (method, path) in &documented {
-        let path = path.replace("{id}", &unknown);
+        let path = path
+            .replace("{id}", &unknown)
+            .replace("{key}", "prompt:unknown");
         let r = app.send(method, &path, Some(&root), Some(&json!({}))).await;
         assert_ne!(r.status, 405, "{method} {path}");
         assert!(
-            r.status != 404 || r.body["error"]["code"] == "not_found",
+            r.status != 404
+                || r.body["error"]["code"] == "not_found"
+                || r.body["errorCode"] == "FLAG_NOT_FOUND",
             "{method} {path} is not routed: {}",
             r.body
         );

@@ -140,6 +140,11 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(body);
         }
+        Self::reply(request).await
+    }
+
+    /// Sends a request built on this app's client; returns its status, headers and JSON body.
+    pub async fn reply(request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
         let headers = response.headers().clone();

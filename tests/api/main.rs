@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod lifecycle;
 mod middleware;
+mod ofrep;
 mod pages;
 mod results;
 mod runtime;

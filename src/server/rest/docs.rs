@@ -4,7 +4,8 @@
 //! without being described, nor described without being served.
 
 use super::error::ErrorBody;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use super::ofrep::{OfrepFailure, OfrepServerError};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -18,10 +19,12 @@ use utoipa::{Modify, OpenApi};
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, OfrepFailure, OfrepServerError)),
     tags(
         (name = "experiments", description = "Managing experiments (admin)"),
         (name = "runtime", description = "The AI product's hot path: resolve and events"),
+        (name = "openfeature", description = "OpenFeature Remote Evaluation Protocol (OFREP 0.3): \
+                                              flags are targets, keyed `targetType:targetId` (docs/OPENFEATURE.md)"),
         (name = "health", description = "Health of the server"),
     )
 )]
@@ -40,6 +43,11 @@ impl Modify for BearerAuth {
                     .bearer_format("vdt_ and 64 hex digits")
                     .build(),
             ),
+        );
+        // OFREP's other scheme: the same token in `X-API-Key` (the OFREP routes only).
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
     }
 }

@@ -82,37 +82,77 @@ impl utoipa::IntoResponses for Refusals {
         String,
         utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
     > {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        [
-            (
-                400,
-                "The request could not be read (malformed JSON, a wrong type)",
-            ),
-            (401, "No token, or not a valid one"),
-            (
-                403,
-                "The caller's role may not do this (or a cross-site request)",
-            ),
-            (404, "Not found, or not the caller's"),
-            (409, "The experiment's state does not allow it"),
-            (413, "The body is larger than this route takes"),
-            (415, "The body is not application/json"),
-            (
-                503,
-                "Busy, or the database is away: retry after the Retry-After seconds",
-            ),
-        ]
-        .into_iter()
-        .map(|(status, description)| {
-            let response = ResponseBuilder::new().description(description).content(
+        documented_refusals(
+            &[
+                (
+                    400,
+                    "The request could not be read (malformed JSON, a wrong type)",
+                ),
+                (401, "No token, or not a valid one"),
+                (
+                    403,
+                    "The caller's role may not do this (or a cross-site request)",
+                ),
+                (404, "Not found, or not the caller's"),
+                (409, "The experiment's state does not allow it"),
+                (413, "The body is larger than this route takes"),
+                (415, "The body is not application/json"),
+                (
+                    503,
+                    "Busy, or the database is away: retry after the Retry-After seconds",
+                ),
+            ],
+            "ErrorBody",
+        )
+    }
+}
+
+/// Refusals as the OpenAPI document lists them: each status with its description and a JSON
+/// body of the schema named `schema` (and a `Retry-After` header on a 429 or 503).
+pub(super) fn documented_refusals(
+    list: &[(u16, &str)],
+    schema: &str,
+) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>>
+{
+    use utoipa::openapi::{ContentBuilder, HeaderBuilder, Ref, ResponseBuilder};
+    list.iter()
+        .map(|&(status, description)| {
+            let mut response = ResponseBuilder::new().description(description).content(
                 "application/json",
                 ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .schema(Some(Ref::from_schema_name(schema)))
                     .build(),
             );
+            if status == 429 || status == 503 {
+                response = response.header(
+                    "Retry-After",
+                    HeaderBuilder::new()
+                        .schema(utoipa::openapi::schema::Object::with_type(
+                            utoipa::openapi::schema::Type::String,
+                        ))
+                        .description(Some("Seconds to wait before retrying"))
+                        .build(),
+                );
+            }
             (status.to_string(), response.build().into())
         })
         .collect()
+}
+
+/// The headers a refusal's status calls for: `Retry-After` when the caller should come back
+/// (503, 429), `WWW-Authenticate` on a 401.
+pub(super) fn add_refusal_headers(response: &mut Response) {
+    let status = response.status();
+    if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"verdict\""),
+        );
     }
 }
 
@@ -126,17 +166,7 @@ impl IntoResponse for RestError {
             },
         });
         let mut response = (self.status, body).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"verdict\""),
-            );
-        }
+        add_refusal_headers(&mut response);
         response
     }
 }

@@ -7,9 +7,14 @@ pub mod error;
 mod events;
 mod experiments;
 mod extract;
+mod ofrep;
 mod resolve;
 
 pub use error::RestError;
+pub use ofrep::{
+    OfrepBulk, OfrepContext, OfrepEvaluation, OfrepFailure, OfrepMetadata, OfrepReason,
+    OfrepRequest, OfrepServerError,
+};
 pub use resolve::Resolved;
 
 use super::AppState;
@@ -19,7 +24,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// The REST routes and their OpenAPI document. The admin routes read bodies of at most
 /// `MAX_ADMIN_BODY` (an experiment's definition with its targeting lists), after the caller
-/// was found allowed to send one; the runtime routes (`resolve`, `events`) bound theirs one by one.
+/// was found allowed to send one; the runtime routes (`resolve`, `events`, and OpenFeature's
+/// `ofrep`) bound theirs one by one.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let experiments = experiments::router().layer(axum::extract::DefaultBodyLimit::max(
         crate::domain::limits::MAX_ADMIN_BODY,
@@ -28,6 +34,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/v1/admin/insights/experiments", experiments)
         .merge(resolve::router())
         .merge(events::router())
+        .merge(ofrep::router())
         .routes(utoipa_axum::routes!(super::health::healthz))
         .split_for_parts()
 }
