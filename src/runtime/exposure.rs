@@ -1,6 +1,7 @@
 //! Exposure bookkeeping, written in batches behind the resolve answers.
 
 use crate::domain::assignment::Variant;
+use crate::domain::limits::holds_nul;
 use crate::store::assignments::{ExposureRow, upsert_exposures};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -86,6 +87,14 @@ pub async fn run_writer(
             return; // closed and drained
         }
         sup.checkpoint(TASK);
+        // A key PostgreSQL cannot store (a NUL character) would fail the whole batch, and
+        // with it everyone else's bookkeeping. The HTTP routes refuse such ids; a caller in
+        // the same process (`AbTestLayer`) is not checked, so they are left out here.
+        let sent = batch.len();
+        batch.retain(|r| !holds_nul(&r.tenant_id) && !holds_nul(&r.user_id));
+        stats
+            .dropped
+            .fetch_add((sent - batch.len()) as u64, Ordering::Relaxed);
         let rows = summarise(&batch);
         let n = rows.len() as u64;
         let started = std::time::Instant::now();
