@@ -134,10 +134,16 @@ pub struct Exposure {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResolveRequest {
+    /// 1 to 200 bytes.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub tenant_id: String,
+    /// 1 to 1000 bytes.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 1000))]
     pub user_id: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub intent: Option<String>,
+    /// At most 4 KiB of JSON, 32 keys, nested 4 deep.
     #[serde(default)]
     pub scope: Option<serde_json::Map<String, serde_json::Value>>,
 }
