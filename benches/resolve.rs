@@ -42,8 +42,10 @@ fn snapshot() -> Snapshot {
                 allocation: Allocation::new(50, 50),
                 compiled: targeting.compile(),
                 targeting,
-                control: raw(r#"{"templateId":"control-template","temperature":0.2}"#),
-                treatment: raw(r#"{"templateId":"treatment-template","temperature":0.4}"#),
+                arms: vec![
+                    raw(r#"{"templateId":"control-template","temperature":0.2}"#),
+                    raw(r#"{"templateId":"treatment-template","temperature":0.4}"#),
+                ],
             }
         })
         .collect();
@@ -79,8 +81,10 @@ fn scoped_snapshot() -> Snapshot {
                 allocation: Allocation::new(50, 50),
                 compiled: targeting.compile(),
                 targeting,
-                control: raw(r#"{"templateId":"control-template"}"#),
-                treatment: raw(r#"{"templateId":"treatment-template"}"#),
+                arms: vec![
+                    raw(r#"{"templateId":"control-template"}"#),
+                    raw(r#"{"templateId":"treatment-template"}"#),
+                ],
             }
         })
         .collect();

@@ -63,9 +63,10 @@ const CATEGORY_COLOURS: [RGBColor; 3] = [
 
 /// How an arm is named on the charts (two arms today; k arms will bring their own names).
 fn arm_name(variant: Variant) -> &'static str {
-    match variant {
-        Variant::Control => "Control",
-        Variant::Treatment => "Treatment",
+    if variant == Variant::Control {
+        "Control"
+    } else {
+        "Treatment"
     }
 }
 

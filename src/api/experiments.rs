@@ -185,6 +185,10 @@ pub async fn experiment_page(id: Uuid) -> Result<ExperimentPageData, ApiError> {
     let experiment = super::ssr::respond(crate::service::experiments::get(pool, &who, id).await)?;
     let results = super::ssr::respond(crate::service::results::results(pool, &who, id).await)?;
     let audit = super::ssr::respond(crate::service::experiments::audit(pool, &who, id).await)?;
+    let arm_name =
+        |a: Option<&crate::domain::experiment::Arm>| a.map(|a| a.name.clone()).unwrap_or_default();
+    let control_name = arm_name(experiment.spec.control());
+    let treatment_name = arm_name(experiment.spec.treatment());
     Ok(ExperimentPageData {
         quality_chart: crate::charts::quality_over_time(&results.charts.quality_over_time),
         latency_chart: crate::charts::latency_distribution(&results.charts.latency_distribution),
@@ -199,8 +203,8 @@ pub async fn experiment_page(id: Uuid) -> Result<ExperimentPageData, ApiError> {
             start_date: experiment.start_date,
             end_date: experiment.end_date,
             allocation: experiment.spec.allocation,
-            control_name: experiment.spec.control.name,
-            treatment_name: experiment.spec.treatment.name,
+            control_name,
+            treatment_name,
             winner: experiment.winner,
         },
         results: PageResults {

@@ -4,7 +4,7 @@
 
 use crate::domain::assignment::{
     Allocation, CanonicalScope, CompiledTargeting, RequestContext, Targeting, Variant, assign,
-    in_rollout,
+    assign_arm, in_rollout,
 };
 use crate::domain::experiment::{SYSTEM_TENANT, TargetType};
 use serde::{Deserialize, Serialize};
@@ -26,9 +26,8 @@ pub struct LiveExperiment {
     pub allocation: Allocation,
     pub targeting: Targeting,
     pub compiled: CompiledTargeting,
-    /// The arms' configurations as JSON text, serialised once.
-    pub control: Arc<RawValue>,
-    pub treatment: Arc<RawValue>,
+    /// The arms' configurations as JSON text, serialised once, in arm order.
+    pub arms: Vec<Arc<RawValue>>,
 }
 
 /// The rollout of a deployed winner (the newest deployment of its experiment).
@@ -57,8 +56,8 @@ pub type TargetRef<'a> = (TargetType, &'a str);
 pub struct Snapshot {
     experiments: Vec<Arc<LiveExperiment>>,
     deployments: Vec<Arc<LiveDeployment>>,
-    /// Each experiment's answer per arm (control, treatment), serialised once.
-    experiment_entries: Vec<(Box<str>, Box<str>)>,
+    /// Each experiment's answer per arm (in arm order), serialised once.
+    experiment_entries: Vec<Vec<Box<str>>>,
     /// Each deployment's answer, serialised once.
     deployment_entries: Vec<Box<str>>,
     /// Indexes into `experiments`: system-wide ones, and per owning tenant.
@@ -216,22 +215,23 @@ impl Snapshot {
         let experiment_entries = experiments
             .iter()
             .map(|e| {
-                let arm = |variant, configuration| {
-                    entry(&Resolution {
-                        target_type: e.target_type,
-                        target_id: &e.target_id,
-                        experiment_id: Some(e.id),
-                        variant,
-                        deployed: false,
-                        decided_by: e.id,
-                        configuration,
-                        json: "",
+                e.allocation
+                    .keys()
+                    .iter()
+                    .zip(&e.arms)
+                    .map(|(&variant, configuration)| {
+                        entry(&Resolution {
+                            target_type: e.target_type,
+                            target_id: &e.target_id,
+                            experiment_id: Some(e.id),
+                            variant,
+                            deployed: false,
+                            decided_by: e.id,
+                            configuration,
+                            json: "",
+                        })
                     })
-                };
-                (
-                    arm(Variant::Control, &e.control),
-                    arm(Variant::Treatment, &e.treatment),
-                )
+                    .collect()
             })
             .collect();
         let deployment_entries = deployments
@@ -337,13 +337,18 @@ impl Snapshot {
     fn experiments_for<'s>(
         &'s self,
         tenant: &str,
-    ) -> impl Iterator<Item = (&'s LiveExperiment, &'s (Box<str>, Box<str>))> {
+    ) -> impl Iterator<Item = (&'s LiveExperiment, &'s [Box<str>])> {
         self.tenant_experiments
             .get(tenant)
             .into_iter()
             .flatten()
             .chain(self.system_experiments.iter())
-            .filter_map(|&i| Some((&**self.experiments.get(i)?, self.experiment_entries.get(i)?)))
+            .filter_map(|&i| {
+                Some((
+                    &**self.experiments.get(i)?,
+                    self.experiment_entries.get(i)?.as_slice(),
+                ))
+            })
     }
 
     fn deployments_for<'s>(
@@ -403,7 +408,12 @@ impl Snapshot {
             if !e.compiled.matches_with(ctx, scope.as_ref()) {
                 continue;
             }
-            if let Some(variant) = assign(&e.salt, ctx.user_id, e.allocation) {
+            let Some(arm) = assign_arm(&e.salt, ctx.user_id, &e.allocation) else {
+                continue;
+            };
+            if let (Some(variant), Some(configuration), Some(json)) =
+                (e.allocation.key(arm), e.arms.get(arm), entries.get(arm))
+            {
                 out.push(Resolution {
                     target_type: e.target_type,
                     target_id: &e.target_id,
@@ -411,14 +421,8 @@ impl Snapshot {
                     variant,
                     deployed: false,
                     decided_by: e.id,
-                    configuration: match variant {
-                        Variant::Control => &e.control,
-                        Variant::Treatment => &e.treatment,
-                    },
-                    json: match variant {
-                        Variant::Control => &entries.0,
-                        Variant::Treatment => &entries.1,
-                    },
+                    configuration,
+                    json,
                 });
                 exposures.push(Exposure {
                     experiment_id: e.id,
@@ -476,10 +480,14 @@ fn fingerprint(experiments: &[Arc<LiveExperiment>], deployments: &[Arc<LiveDeplo
         field(e.target_type.as_str().as_bytes());
         field(e.target_id.as_bytes());
         field(e.salt.as_bytes());
-        field(&[e.allocation.control, e.allocation.treatment]);
+        for (key, share) in e.allocation.iter() {
+            field(key.as_str().as_bytes());
+            field(&[share]);
+        }
         field(&targeting(&e.targeting));
-        field(e.control.get().as_bytes());
-        field(e.treatment.get().as_bytes());
+        for arm in &e.arms {
+            field(arm.get().as_bytes());
+        }
     }
     for d in deployments {
         field(b"deployment");
@@ -505,7 +513,7 @@ pub fn assignment_in(snapshot: &Snapshot, id: Uuid, ctx: &RequestContext<'_>) ->
     if !reaches || !e.compiled.matches(ctx) {
         return None;
     }
-    assign(&e.salt, ctx.user_id, e.allocation)
+    assign(&e.salt, ctx.user_id, &e.allocation)
 }
 
 #[cfg(test)]
@@ -533,8 +541,7 @@ mod tests {
             allocation: Allocation::new(control, treatment),
             compiled: t.compile(),
             targeting: t,
-            control: raw(r#"{"v":"control"}"#),
-            treatment: raw(r#"{"v":"treatment"}"#),
+            arms: vec![raw(r#"{"v":"control"}"#), raw(r#"{"v":"treatment"}"#)],
         }
     }
 

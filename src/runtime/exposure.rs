@@ -53,7 +53,7 @@ pub fn summarise(batch: &[ExposureRecord]) -> Vec<ExposureRow<'_>> {
                     tenant_id: &r.tenant_id,
                     experiment_id,
                     user_id: &r.user_id,
-                    variant: variant.as_str(),
+                    variant,
                     first: r.at,
                     last: r.at,
                     count: 1,

@@ -45,8 +45,19 @@ fn target_type(name: &str) -> anyhow::Result<TargetType> {
     name.parse::<TargetType>().map_err(anyhow::Error::msg)
 }
 
+/// One arm of the `variants` column, as resolve needs it.
+#[derive(serde::Deserialize)]
+struct LiveArm {
+    key: Variant,
+    configuration: Value,
+    share: u8,
+}
+
 fn live_experiment(row: store::live::LiveExperimentRow) -> anyhow::Result<LiveExperiment> {
     let targeting = targeting(row.targeting)?;
+    let arms: Vec<LiveArm> =
+        serde_json::from_value(row.variants).context("Stored arms are not valid")?;
+    let shares: Vec<(Variant, u8)> = arms.iter().map(|a| (a.key, a.share)).collect();
     Ok(LiveExperiment {
         id: row.id,
         tenant_id: row.tenant_id,
@@ -54,14 +65,14 @@ fn live_experiment(row: store::live::LiveExperimentRow) -> anyhow::Result<LiveEx
         target_id: row.target_id,
         salt: row.salt,
         start_date: row.start_date,
-        allocation: Allocation::new(
-            u8::try_from(row.alloc_control)?,
-            u8::try_from(row.alloc_treatment)?,
-        ),
+        allocation: Allocation::from_arms(&shares)
+            .with_context(|| format!("{} arms stored", shares.len()))?,
         compiled: targeting.compile(),
         targeting,
-        control: raw(&row.control_config)?,
-        treatment: raw(&row.treatment_config)?,
+        arms: arms
+            .iter()
+            .map(|a| raw(&a.configuration))
+            .collect::<anyhow::Result<_>>()?,
     })
 }
 

@@ -6,7 +6,7 @@
 use super::ServiceError;
 use crate::domain::Principal;
 use crate::domain::experiment::Experiment;
-use crate::domain::results::{Observed, ResultsReport, compute, is_final};
+use crate::domain::results::{ObservedArms, ResultsReport, compute_arms, is_final};
 use crate::store;
 use anyhow::Context;
 use chrono::Utc;
@@ -48,14 +48,14 @@ pub async fn recompute(pool: &PgPool, e: &Experiment) -> Result<ResultsReport, S
     let e_for_compute = e.clone();
     // CPU-bound for large experiments: keep it off the async workers.
     let report = tokio::task::spawn_blocking(move || {
-        let data = Observed {
+        let data = ObservedArms {
             users: &rows.users,
             days: &days,
-            assigned: Some(assigned),
+            assigned: Some(&assigned),
             users_in_both_arms: rows.in_both_arms,
             latency: Some(&latency),
         };
-        compute(&e_for_compute, &data, previous.as_ref(), now)
+        compute_arms(&e_for_compute, &data, previous.as_ref(), now)
     })
     .await
     .context("The results computation panicked")?;

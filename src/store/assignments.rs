@@ -17,25 +17,25 @@ pub struct Key<'a> {
     pub user: &'a str,
 }
 
-/// An assignment as the writers need it: its id, and whether its variant is control.
+/// An assignment as the writers need it: its id and its arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Assigned {
     /// The assignment's id (the events' `assignment_id`).
     pub id: Uuid,
-    /// Whether its variant is the control.
-    pub control: bool,
+    /// Its arm.
+    pub variant: Variant,
 }
 
 /// The existing assignment of each row of `x` (columns t, e, u): a lateral subquery per key,
 /// which `offset 0` keeps PostgreSQL from flattening into a join (see `writer_connection`).
 const PROBE: &str = "cross join lateral (
-    select id, variant = 'control' as control from assignments
+    select id, variant from assignments
     where tenant_id = x.t and experiment_id = x.e and user_id = x.u
     offset 0
 ) a";
 
 /// The assignment of each of `keys`, by position (`None`: the user has none). One statement;
-/// nothing but ids and a flag comes back (no strings to allocate per user).
+/// ids and arm keys come back.
 pub async fn assignments(
     conn: &mut PgConnection,
     keys: &[Key<'_>],
@@ -47,19 +47,22 @@ pub async fn assignments(
     // Dynamic SQL (not `query!`): composed with the `PROBE` subquery it shares with `CREATE`.
     static READ: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "select x.ord, a.id, a.control
+            "select x.ord, a.id, a.variant
              from unnest($1::text[], $2::uuid[], $3::text[]) with ordinality as x(t, e, u, ord)
              {PROBE}"
         )
     });
-    let rows: Vec<(i64, Uuid, bool)> = sqlx::query_as(READ.as_str())
+    let rows: Vec<(i64, Uuid, String)> = sqlx::query_as(READ.as_str())
         .bind(keys.iter().map(|k| k.tenant).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.experiment).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.user).collect::<Vec<_>>())
         .fetch_all(conn)
         .await?;
-    for (ord, id, control) in rows {
-        found[ord as usize - 1] = Some(Assigned { id, control });
+    for (ord, id, variant) in rows {
+        found[ord as usize - 1] = Some(Assigned {
+            id,
+            variant: super::variant(&variant)?,
+        });
     }
     Ok(found)
 }
@@ -69,7 +72,7 @@ pub async fn assignments(
 /// are never moved). One statement.
 pub async fn create_assignments(
     conn: &mut PgConnection,
-    create: &[(Key<'_>, &'static str)],
+    create: &[(Key<'_>, Variant)],
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Option<Assigned>>> {
     let mut found = vec![None; create.len()];
@@ -96,29 +99,34 @@ pub async fn create_assignments(
                  on conflict (tenant_id, experiment_id, user_id) do nothing
                  returning id
              )
-             select null::int8, id, null::bool from created
+             select null::int8, id, null::text from created
              union all
-             select x.ord, a.id, a.control from x {PROBE}"
+             select x.ord, a.id, a.variant from x {PROBE}"
         )
     });
-    let rows: Vec<(Option<i64>, Uuid, Option<bool>)> = sqlx::query_as(CREATE.as_str())
+    let rows: Vec<(Option<i64>, Uuid, Option<String>)> = sqlx::query_as(CREATE.as_str())
         .bind(create.iter().map(|(k, _)| k.tenant).collect::<Vec<_>>())
         .bind(create.iter().map(|(k, _)| k.experiment).collect::<Vec<_>>())
         .bind(create.iter().map(|(k, _)| k.user).collect::<Vec<_>>())
         .bind(&ids)
-        .bind(create.iter().map(|(_, v)| *v).collect::<Vec<_>>())
+        .bind(create.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>())
         .bind(now)
         .fetch_all(conn)
         .await?;
     let position: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    for (ord, id, control) in rows {
-        match (ord, control) {
-            (Some(ord), Some(control)) => found[ord as usize - 1] = Some(Assigned { id, control }),
+    for (ord, id, variant) in rows {
+        match (ord, variant) {
+            (Some(ord), Some(variant)) => {
+                found[ord as usize - 1] = Some(Assigned {
+                    id,
+                    variant: super::variant(&variant)?,
+                })
+            }
             _ => {
                 if let Some(&i) = position.get(&id) {
                     found[i] = Some(Assigned {
                         id,
-                        control: create[i].1 == Variant::Control.as_str(),
+                        variant: create[i].1,
                     });
                 }
             }
@@ -132,7 +140,7 @@ pub struct ExposureRow<'a> {
     pub tenant_id: &'a str,
     pub experiment_id: Uuid,
     pub user_id: &'a str,
-    pub variant: &'static str,
+    pub variant: Variant,
     pub first: DateTime<Utc>,
     pub last: DateTime<Utc>,
     pub count: i64,
@@ -148,7 +156,7 @@ pub async fn upsert_exposures(pool: &PgPool, rows: &[ExposureRow<'_>]) -> sqlx::
         let mut fresh = super::fresh_ids();
         rows.iter().map(|_| fresh()).collect()
     };
-    let variants: Vec<&str> = rows.iter().map(|r| r.variant).collect();
+    let variants: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
     let firsts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.first).collect();
     let lasts: Vec<DateTime<Utc>> = rows.iter().map(|r| r.last).collect();
     let counts: Vec<i64> = rows.iter().map(|r| r.count).collect();

@@ -12,7 +12,7 @@ use uuid::Uuid;
 pub struct DailyDelta {
     pub experiment_id: Uuid,
     pub day: chrono::NaiveDate,
-    pub variant: &'static str,
+    pub variant: crate::domain::assignment::Variant,
     pub events: i64,
     pub quality: (i64, f64, f64),
     pub latency: (i64, f64, f64),
@@ -67,7 +67,7 @@ pub(super) fn bind_daily<'q>(query: PgQuery<'q>, days: &[DailyDelta], shard: i16
     query
         .bind(col!(days, |r| r.experiment_id))
         .bind(col!(days, |r| r.day))
-        .bind(col!(days, |r| r.variant))
+        .bind(col!(days, |r| r.variant.as_str().to_owned()))
         .bind(col!(days, |r| r.events))
         .bind(col!(days, |r| r.quality.0))
         .bind(col!(days, |r| r.quality.1))

@@ -123,7 +123,7 @@ pub struct SmallUser<'a> {
     pub id: Uuid,
     /// The variant: the one known, the one to create the assignment with, or `None` when the
     /// user can only have an assignment already (the events then need one).
-    pub variant: Option<&'static str>,
+    pub variant: Option<&'a str>,
     /// The assignment is known committed (the writers' cache): nothing to look up.
     pub known: bool,
 }
@@ -187,7 +187,7 @@ static INGEST_SMALL: LazyLock<String> = LazyLock::new(|| {
              from ev group by 1, 2, 3 order by 1, 2, 3
              {DAILY_MERGE}
          )
-         select ord, id, variant = 'control' from asg
+         select ord, id, variant from asg
          where verdict_retry_if(id is null and creating)",
         unnest_params(
             8,
@@ -234,10 +234,13 @@ pub async fn ingest_small(
     let mut found = vec![None; users.len()];
     for row in rows {
         use sqlx::Row;
-        let (ord, id, control): (i64, Option<Uuid>, Option<bool>) =
+        let (ord, id, variant): (i64, Option<Uuid>, Option<&str>) =
             (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-        if let (Some(id), Some(control)) = (id, control) {
-            found[ord as usize - 1] = Some(Assigned { id, control });
+        if let (Some(id), Some(variant)) = (id, variant) {
+            found[ord as usize - 1] = Some(Assigned {
+                id,
+                variant: super::variant(variant)?,
+            });
         }
     }
     Ok(found)

@@ -1,7 +1,7 @@
-use crate::domain::assignment::{Allocation, Targeting};
+use crate::domain::assignment::{Allocation, Targeting, Variant};
 use crate::domain::experiment::{
-    Experiment, ExperimentListItem, ExperimentSpec, Metric, Operator, SuccessCriteria, TargetType,
-    VariantConfig,
+    Arm, Experiment, ExperimentListItem, ExperimentSpec, Metric, Operator, SuccessCriteria,
+    TargetType,
 };
 use crate::domain::{ExperimentStatus, StatusCounts};
 use chrono::{DateTime, Utc};
@@ -25,12 +25,7 @@ struct ExperimentRow {
     hypothesis: String,
     target_type: String,
     target_id: String,
-    control_name: String,
-    control_config: Value,
-    treatment_name: String,
-    treatment_config: Value,
-    alloc_control: i16,
-    alloc_treatment: i16,
+    variants: Value,
     targeting: Value,
     primary_metric: String,
     success_metric: String,
@@ -62,26 +57,58 @@ fn object(value: Value) -> Map<String, Value> {
     }
 }
 
+/// One element of the `variants` column.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredArm {
+    key: Variant,
+    name: String,
+    configuration: Value,
+    share: u8,
+}
+
+/// The arms and their allocation from the `variants` column.
+fn arms(column: Value) -> sqlx::Result<(Vec<Arm>, Allocation)> {
+    let stored: Vec<StoredArm> = serde_json::from_value(column).map_err(decode)?;
+    let shares: Vec<(Variant, u8)> = stored.iter().map(|a| (a.key, a.share)).collect();
+    let allocation = Allocation::from_arms(&shares)
+        .ok_or_else(|| decode_msg(format!("{} arms", shares.len())))?;
+    let arms = stored
+        .into_iter()
+        .map(|a| Arm {
+            key: a.key,
+            name: a.name,
+            configuration: object(a.configuration),
+        })
+        .collect();
+    Ok((arms, allocation))
+}
+
+/// The `variants` column of a spec: every arm with its share.
+fn arms_column(s: &ExperimentSpec) -> sqlx::Result<Value> {
+    let stored: Vec<StoredArm> = s
+        .variants
+        .iter()
+        .map(|a| StoredArm {
+            key: a.key,
+            name: a.name.clone(),
+            configuration: Value::Object(a.configuration.clone()),
+            share: s.allocation.share_of(a.key).unwrap_or(0),
+        })
+        .collect();
+    serde_json::to_value(stored).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
 impl ExperimentRow {
     fn into_domain(self) -> sqlx::Result<(Experiment, String)> {
+        let (variants, allocation) = arms(self.variants)?;
         let spec = ExperimentSpec {
             name: self.name,
             description: self.description,
             hypothesis: self.hypothesis,
             target_type: self.target_type.parse::<TargetType>().map_err(decode_msg)?,
             target_id: self.target_id,
-            control: VariantConfig {
-                name: self.control_name,
-                configuration: object(self.control_config),
-            },
-            treatment: VariantConfig {
-                name: self.treatment_name,
-                configuration: object(self.treatment_config),
-            },
-            allocation: Allocation::new(
-                u8::try_from(self.alloc_control).map_err(decode)?,
-                u8::try_from(self.alloc_treatment).map_err(decode)?,
-            ),
+            variants,
+            allocation,
             targeting: serde_json::from_value::<Targeting>(self.targeting).map_err(decode)?,
             primary_metric: self.primary_metric.parse::<Metric>().map_err(decode)?,
             success_criteria: SuccessCriteria {
@@ -137,10 +164,7 @@ fn stored(row: ExperimentRow) -> sqlx::Result<StoredExperiment> {
 /// against the schema).
 struct Columns {
     target_type: &'static str,
-    control_config: Value,
-    treatment_config: Value,
-    alloc_control: i16,
-    alloc_treatment: i16,
+    variants: Value,
     targeting: Value,
     primary_metric: &'static str,
     success_metric: &'static str,
@@ -156,10 +180,7 @@ impl Columns {
         let s = &e.spec;
         Ok(Columns {
             target_type: s.target_type.as_str(),
-            control_config: Value::Object(s.control.configuration.clone()),
-            treatment_config: Value::Object(s.treatment.configuration.clone()),
-            alloc_control: i16::from(s.allocation.control),
-            alloc_treatment: i16::from(s.allocation.treatment),
+            variants: arms_column(s)?,
             targeting: serde_json::to_value(&s.targeting)
                 .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
             primary_metric: s.primary_metric.db_name(),
@@ -182,14 +203,13 @@ pub async fn insert(
     let (s, c) = (&e.spec, Columns::of(e)?);
     sqlx::query!(
         "insert into experiments (tenant_id, id, name, description, hypothesis, target_type,
-             target_id, control_name, control_config, treatment_name, treatment_config,
-             alloc_control, alloc_treatment, targeting, primary_metric, success_metric,
+             target_id, variants, targeting, primary_metric, success_metric,
              success_operator, success_threshold, confidence_level, secondary_metrics,
              auto_pause_on_guardrail, status, min_duration_days, min_samples_per_variant,
              created_by, salt, created_at, updated_at, created_by_token,
              minimum_detectable_effect)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $27, $28, $29)",
+             $18, $19, $20, $21, $22, $22, $23, $24)",
         e.tenant_id,
         e.id,
         s.name,
@@ -197,12 +217,7 @@ pub async fn insert(
         s.hypothesis,
         c.target_type,
         s.target_id,
-        s.control.name,
-        c.control_config,
-        s.treatment.name,
-        c.treatment_config,
-        c.alloc_control,
-        c.alloc_treatment,
+        c.variants,
         c.targeting,
         c.primary_metric,
         c.success_metric,
@@ -239,18 +254,16 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
     let row = sqlx::query_as!(
         ExperimentRow,
         "update experiments set name = $2, description = $3, hypothesis = $4,
-             target_type = $5, target_id = $6, control_name = $7, control_config = $8,
-             treatment_name = $9, treatment_config = $10, alloc_control = $11,
-             alloc_treatment = $12, targeting = $13, primary_metric = $14,
-             success_metric = $15, success_operator = $16, success_threshold = $17,
-             confidence_level = $18, secondary_metrics = $19, auto_pause_on_guardrail = $20,
-             status = $21, start_date = $22, end_date = $23, min_duration_days = $24,
-             min_samples_per_variant = $25, results = $26, winner = $27, approved_by = $28,
-             minimum_detectable_effect = $29, version = version + 1
+             target_type = $5, target_id = $6, variants = $7, targeting = $8,
+             primary_metric = $9, success_metric = $10, success_operator = $11,
+             success_threshold = $12, confidence_level = $13, secondary_metrics = $14,
+             auto_pause_on_guardrail = $15, status = $16, start_date = $17, end_date = $18,
+             min_duration_days = $19, min_samples_per_variant = $20, results = $21,
+             winner = $22, approved_by = $23, minimum_detectable_effect = $24,
+             version = version + 1
          where id = $1
          returning tenant_id, id, name, description, hypothesis, target_type, target_id,
-             control_name, control_config, treatment_name, treatment_config, alloc_control,
-             alloc_treatment, targeting, primary_metric, success_metric, success_operator,
+             variants, targeting, primary_metric, success_metric, success_operator,
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
@@ -261,12 +274,7 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
         s.hypothesis,
         c.target_type,
         s.target_id,
-        s.control.name,
-        c.control_config,
-        s.treatment.name,
-        c.treatment_config,
-        c.alloc_control,
-        c.alloc_treatment,
+        c.variants,
         c.targeting,
         c.primary_metric,
         c.success_metric,
@@ -281,7 +289,7 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
         c.min_duration_days,
         c.min_samples_per_variant,
         e.results,
-        e.winner.map(|w| w.as_str()),
+        e.winner.as_ref().map(|w| w.as_str()),
         e.approved_by,
         s.success_criteria.minimum_detectable_effect,
     )
@@ -298,8 +306,7 @@ pub async fn get<'e>(
     sqlx::query_as!(
         ExperimentRow,
         "select tenant_id, id, name, description, hypothesis, target_type, target_id,
-             control_name, control_config, treatment_name, treatment_config, alloc_control,
-             alloc_treatment, targeting, primary_metric, success_metric, success_operator,
+             variants, targeting, primary_metric, success_metric, success_operator,
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
@@ -322,8 +329,7 @@ pub async fn get_for_update(
     sqlx::query_as!(
         ExperimentRow,
         "select tenant_id, id, name, description, hypothesis, target_type, target_id,
-             control_name, control_config, treatment_name, treatment_config, alloc_control,
-             alloc_treatment, targeting, primary_metric, success_metric, success_operator,
+             variants, targeting, primary_metric, success_metric, success_operator,
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
@@ -363,8 +369,7 @@ pub async fn live_on_target(
     sqlx::query_as!(
         ExperimentRow,
         "select tenant_id, id, name, description, hypothesis, target_type, target_id,
-             control_name, control_config, treatment_name, treatment_config, alloc_control,
-             alloc_treatment, targeting, primary_metric, success_metric, success_operator,
+             variants, targeting, primary_metric, success_metric, success_operator,
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,

@@ -15,11 +15,9 @@ pub struct LiveExperimentRow {
     pub target_id: String,
     pub salt: String,
     pub start_date: DateTime<Utc>,
-    pub alloc_control: i16,
-    pub alloc_treatment: i16,
     pub targeting: Value,
-    pub control_config: Value,
-    pub treatment_config: Value,
+    /// Every arm, in order: `[{key, name, configuration, share}]`.
+    pub variants: Value,
 }
 
 /// The active experiments, oldest first (so the one started first answers a target); with
@@ -31,9 +29,8 @@ pub async fn active_experiments(
     // `start_date` is set on every started experiment (a CHECK of `experiments`).
     sqlx::query_as!(
         LiveExperimentRow,
-        r#"select id, tenant_id, target_type, target_id, salt, start_date as "start_date!", alloc_control,
-                alloc_treatment,
-                targeting, control_config, treatment_config
+        r#"select id, tenant_id, target_type, target_id, salt, start_date as "start_date!",
+                targeting, variants
          from experiments where status = 'active' and ($1::uuid is null or id = $1)
          order by start_date, id"#,
         only

@@ -158,9 +158,12 @@ pub async fn user_rows(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<UserR
     })
 }
 
-/// Users assigned to (control, treatment) of the experiment: the sample-ratio check's
-/// denominator (an index-only count over `assignments_experiment_idx`).
-pub async fn assigned_counts(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<[u64; 2]> {
+/// Users assigned to each arm of the experiment: the sample-ratio check's denominator (an
+/// index-only count over `assignments_experiment_idx`).
+pub async fn assigned_counts(
+    pool: &PgPool,
+    experiment_id: Uuid,
+) -> sqlx::Result<Vec<(Variant, u64)>> {
     let rows = sqlx::query!(
         r#"select variant, count(*) as "count!" from assignments where experiment_id = $1
          group by variant"#,
@@ -168,12 +171,9 @@ pub async fn assigned_counts(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result
     )
     .fetch_all(pool)
     .await?;
-    let mut out = [0u64; 2];
-    for (v, n) in rows.into_iter().map(|r| (r.variant, r.count)) {
-        let slot = usize::from(variant(&v)? == Variant::Treatment);
-        out[slot] = count(n);
-    }
-    Ok(out)
+    rows.into_iter()
+        .map(|r| Ok((variant(&r.variant)?, count(r.count))))
+        .collect()
 }
 
 /// The daily quality rollups of the experiment, the writers' shards merged exactly.

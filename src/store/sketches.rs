@@ -28,8 +28,20 @@ pub(crate) const LATENCIES_OF_EV: &str = "select ev.experiment_id, ev.variant,
          array_agg(ev.latency_ms) filter (where ev.latency_ms is not null) as latencies
      from ev group by 1, 2 order by 1, 2";
 
-fn slot(variant: &str) -> usize {
-    usize::from(variant != "control")
+/// The sketch of arm `variant` in `arms`, added when missing (an unreadable key has none).
+fn slot<'a>(
+    arms: &'a mut Vec<(Variant, QuantileSketch)>,
+    variant: &str,
+) -> Option<&'a mut QuantileSketch> {
+    let key: Variant = variant.parse().ok()?;
+    let at = match arms.iter().position(|(k, _)| *k == key) {
+        Some(at) => at,
+        None => {
+            arms.push((key, QuantileSketch::new()));
+            arms.len() - 1
+        }
+    };
+    arms.get_mut(at).map(|(_, s)| s)
 }
 
 fn decode(body: Option<Value>) -> Option<QuantileSketch> {
@@ -111,13 +123,13 @@ pub async fn add_latencies(
     Ok(())
 }
 
-/// The request-level sketches of an experiment's arms (control, treatment): the folded
+/// The request-level sketches of an experiment's arms, by key: the folded
 /// requests' sketches merged with the requests not folded yet, in one snapshot. A sketch
 /// waiting to be rebuilt is rebuilt first (under the fold's lock).
 pub async fn latency_sketches(
     pool: &PgPool,
     experiment_id: Uuid,
-) -> sqlx::Result<[QuantileSketch; 2]> {
+) -> sqlx::Result<Vec<(Variant, QuantileSketch)>> {
     // Dynamic SQL (not `query!`): composed from `unfolded_events`.
     static PENDING: LazyLock<String> = LazyLock::new(|| {
         format!(
@@ -147,9 +159,9 @@ pub async fn latency_sketches(
             rebuild(pool, experiment_id).await?;
             continue;
         }
-        let mut arms = [QuantileSketch::new(), QuantileSketch::new()];
+        let mut arms: Vec<(Variant, QuantileSketch)> = Vec::new();
         for (variant, body) in stored {
-            if let (Some(s), Some(arm)) = (decode(body), arms.get_mut(slot(&variant))) {
+            if let (Some(s), Some(arm)) = (decode(body), slot(&mut arms, &variant)) {
                 *arm = s;
             }
         }
@@ -159,14 +171,14 @@ pub async fn latency_sketches(
             .await?;
         tx.commit().await?;
         for (variant, v) in pending {
-            if let Some(arm) = arms.get_mut(slot(&variant)) {
+            if let Some(arm) = slot(&mut arms, &variant) {
                 arm.add(v);
             }
         }
         return Ok(arms);
     }
     // Rebuilt, yet still unreadable: nothing to show rather than a wrong figure.
-    Ok([QuantileSketch::new(), QuantileSketch::new()])
+    Ok(Vec::new())
 }
 
 /// Makes the experiment's sketches again from its folded events (those before their
@@ -191,7 +203,17 @@ pub async fn rebuild(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<()> {
     sqlx::query!("select pg_advisory_xact_lock($1)", FOLD_LOCK)
         .execute(&mut *tx)
         .await?;
-    let mut arms = [QuantileSketch::new(), QuantileSketch::new()];
+    // Every arm that has a row gets a rebuilt one, empty when it has no latencies.
+    let mut arms: Vec<(Variant, QuantileSketch)> = Vec::new();
+    for variant in sqlx::query_scalar!(
+        "select variant from latency_sketches where experiment_id = $1 order by variant",
+        experiment_id
+    )
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        slot(&mut arms, &variant);
+    }
     let mut after = Uuid::nil();
     loop {
         let rows: Vec<(Uuid, String, f64)> = sqlx::query_as(PAGE.as_str())
@@ -206,7 +228,7 @@ pub async fn rebuild(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<()> {
         after = *last;
         let full = rows.len() as i64 == PAGE_ROWS;
         for (_, variant, v) in rows {
-            if let Some(arm) = arms.get_mut(slot(&variant)) {
+            if let Some(arm) = slot(&mut arms, &variant) {
                 arm.add(v);
             }
         }
@@ -214,8 +236,8 @@ pub async fn rebuild(pool: &PgPool, experiment_id: Uuid) -> sqlx::Result<()> {
             break;
         }
     }
-    let variants = [Variant::Control.as_str(), Variant::Treatment.as_str()];
-    for (variant, sketch) in variants.iter().zip(&arms) {
+    for (variant, sketch) in &arms {
+        let variant = variant.as_str();
         sqlx::query!(
             "insert into latency_sketches (experiment_id, variant, requests, sketch)
              values ($1, $2, $3, $4)

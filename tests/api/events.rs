@@ -647,10 +647,11 @@ async fn an_assignment_being_created_elsewhere_is_the_one_an_event_gets(pool: Pg
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let hashed = assign(&salt, "racer", Allocation::new(50, 50)).unwrap();
-    let other = match hashed {
-        Variant::Control => "treatment",
-        Variant::Treatment => "control",
+    let hashed = assign(&salt, "racer", &Allocation::new(50, 50)).unwrap();
+    let other = if hashed == Variant::Control {
+        "treatment"
+    } else {
+        "control"
     };
     let assignment = uuid::Uuid::now_v7();
     let mut elsewhere = app.pool.begin().await.unwrap();

@@ -1,11 +1,13 @@
-//! Split quality over 1,000,000 synthetic unit ids: chi-square goodness of fit (p > 0.001).
+//! Split quality over 1,000,000 synthetic unit ids: chi-square goodness of fit (p > 0.001),
+//! for two arms and for k arms (k − 1 degrees of freedom among the arms, one more for those
+//! not in the experiment).
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::common::{chi2_p_value, chi2_p_value_wilson_hilferty, chi2_stat};
 use verdict::domain::assignment::{
-    Allocation, BUCKETS, Variant, assign, bucket, bucket_ranges, choose, in_rollout,
+    Allocation, BUCKETS, Variant, assign, assign_arm, bucket, bucket_ranges, choose_arm, in_rollout,
 };
 
 const USERS: u32 = 1_000_000;
@@ -47,25 +49,25 @@ fn p_value_implementation_is_sane() {
 }
 
 fn split_test(alloc: Allocation) {
-    let [(c0, c1), (t0, t1)] = bucket_ranges(alloc);
-    let mut counts = [0u64; 3]; // control, treatment, excluded
+    let ranges = bucket_ranges(&alloc);
+    let k = alloc.len();
+    let mut counts = vec![0u64; k + 1]; // the arms, then excluded
     for &b in buckets() {
-        let slot = match choose(b, alloc) {
-            Some(Variant::Control) => 0,
-            Some(Variant::Treatment) => 1,
-            None => 2,
-        };
-        counts[slot] += 1;
+        counts[choose_arm(b, &alloc).unwrap_or(k)] += 1;
     }
     let total = f64::from(BUCKETS);
-    let pc = f64::from(c1 - c0) / total;
-    let pt = f64::from(t1 - t0) / total;
-    let pe = 1.0 - pc - pt;
-    let (observed, probs): (Vec<u64>, Vec<f64>) = if pe.abs() < 1e-12 {
-        assert_eq!(counts[2], 0, "full allocation excludes nobody");
-        (vec![counts[0], counts[1]], vec![pc, pt])
+    let mut probs: Vec<f64> = ranges
+        .iter()
+        .take(k)
+        .map(|(s, e)| f64::from(e - s) / total)
+        .collect();
+    let pe = 1.0 - probs.iter().sum::<f64>();
+    let observed = if pe.abs() < 1e-12 {
+        assert_eq!(counts[k], 0, "full allocation excludes nobody");
+        counts[..k].to_vec()
     } else {
-        (counts.to_vec(), vec![pc, pt, pe])
+        probs.push(pe);
+        counts.clone()
     };
     let df = (observed.len() - 1) as f64;
     let stat = chi2_stat(&observed, &probs);
@@ -75,6 +77,43 @@ fn split_test(alloc: Allocation) {
         p > ALPHA,
         "{alloc:?}: p = {p} (chi2 {stat}, counts {counts:?})"
     );
+}
+
+fn arms(shares: &[u8]) -> Allocation {
+    let keys = ["control", "b", "c", "d", "e", "f", "g", "h"];
+    let arms: Vec<(Variant, u8)> = shares
+        .iter()
+        .zip(keys)
+        .map(|(&s, k)| (k.parse().unwrap(), s))
+        .collect();
+    Allocation::from_arms(&arms).unwrap()
+}
+
+#[test]
+fn a_three_arm_even_split_matches_its_shares_by_chi_square() {
+    split_test(arms(&[33, 33, 34]));
+}
+
+#[test]
+fn a_four_arm_uneven_split_excluding_some_matches_its_shares() {
+    split_test(arms(&[40, 10, 20, 5]));
+}
+
+#[test]
+fn an_eight_arm_split_matches_its_shares_by_chi_square() {
+    split_test(arms(&[12, 12, 12, 12, 12, 12, 12, 16]));
+}
+
+#[test]
+fn k_arm_assignment_is_sticky() {
+    // The same id gets the same arm every time, whichever order ids come in.
+    let alloc = arms(&[20, 20, 20, 20]);
+    let first: Vec<Option<usize>> = (0..50_000)
+        .map(|i| assign_arm(SALT, &format!("user-{i}"), &alloc))
+        .collect();
+    for i in (0..50_000).rev() {
+        assert_eq!(assign_arm(SALT, &format!("user-{i}"), &alloc), first[i]);
+    }
 }
 
 #[test]
@@ -131,10 +170,13 @@ fn random_looking_ids_split_and_roll_out_in_their_shares() {
             (z >> 16) & 0xffff,
             z & 0xffff
         );
-        counts[match assign("0a1b2c3d", &id, alloc) {
-            Some(Variant::Control) => 0,
-            Some(Variant::Treatment) => 1,
-            None => 2,
+        let got = assign("0a1b2c3d", &id, &alloc);
+        counts[if got == Some(Variant::Control) {
+            0
+        } else if got == Some(Variant::Treatment) {
+            1
+        } else {
+            2
         }] += 1;
         rollout[usize::from(in_rollout("0a1b2c3d", &id, 35))] += 1;
     }

@@ -5,7 +5,7 @@ use crate::common::vectors_gen;
 
 use vectors_gen::Vector;
 use verdict::domain::assignment::{
-    assign, bucket, bucket_ranges, choose, in_rollout, rollout_bucket,
+    assign, bucket, bucket_ranges, choose, choose_arm, in_rollout, rollout_bucket,
 };
 
 const FIXTURE: &str = include_str!("../fixtures/assignment-vectors.json");
@@ -26,9 +26,9 @@ fn every_vector_reproduces() {
         );
         assert!(v.bucket < 10_000, "{ctx}");
         assert_eq!(bucket(&v.salt, &v.user_id), v.bucket, "{ctx}");
-        assert_eq!(choose(v.bucket, v.allocation), v.variant, "{ctx}");
+        assert_eq!(choose(v.bucket, &v.allocation), v.variant, "{ctx}");
         assert_eq!(
-            assign(&v.salt, &v.user_id, v.allocation),
+            assign(&v.salt, &v.user_id, &v.allocation),
             v.variant,
             "{ctx}"
         );
@@ -48,15 +48,18 @@ fn every_vector_reproduces() {
             "{ctx}"
         );
         // The variant agrees with the documented ranges.
-        let [(c0, c1), (t0, t1)] = bucket_ranges(v.allocation);
-        let expected = if (c0..c1).contains(&v.bucket) {
-            Some(verdict::domain::assignment::Variant::Control)
-        } else if (t0..t1).contains(&v.bucket) {
-            Some(verdict::domain::assignment::Variant::Treatment)
-        } else {
-            None
-        };
+        let ranges = bucket_ranges(&v.allocation);
+        let expected = ranges
+            .iter()
+            .take(v.allocation.len())
+            .position(|&(s, e)| (s..e).contains(&v.bucket))
+            .and_then(|i| v.allocation.key(i));
         assert_eq!(v.variant, expected, "{ctx}");
+        assert_eq!(
+            choose_arm(v.bucket, &v.allocation).and_then(|i| v.allocation.key(i)),
+            v.variant,
+            "{ctx}"
+        );
     }
 }
 
@@ -76,6 +79,14 @@ fn vectors_cover_the_edge_cases() {
     assert!(ids().any(|s| s.contains('🙂')), "emoji");
     assert!(ids().any(|s| s.contains('\u{301}')), "combining mark");
     assert!(cases.iter().any(|v| v.variant.is_none()), "excluded units");
+    for arms in 3..=8 {
+        assert!(
+            cases
+                .iter()
+                .any(|v| v.allocation.len() == arms && v.variant.is_some()),
+            "{arms} arms"
+        );
+    }
     assert!(cases.iter().any(|v| v.in_rollout) && cases.iter().any(|v| !v.in_rollout));
 }
 
@@ -135,12 +146,12 @@ fn the_worked_examples_in_assignment_md_hold() {
     for (salt, id, (c, t), b, variant, rb, pct, inside) in cases {
         let alloc = Allocation::new(c, t);
         assert_eq!(bucket(salt, id), b);
-        assert_eq!(assign(salt, id, alloc), variant);
+        assert_eq!(assign(salt, id, &alloc), variant);
         assert_eq!(rollout_bucket(salt, id), rb);
         assert_eq!(in_rollout(salt, id, pct), inside);
     }
     assert_eq!(
-        bucket_ranges(Allocation::new(33, 33)),
+        bucket_ranges(&Allocation::new(33, 33))[..2],
         [(0, 3300), (5000, 8300)]
     );
 }

@@ -104,9 +104,10 @@ fn change_row(label: &'static str, change: Option<f64>, lower_is_better: bool) -
 
 #[component]
 fn VariantColumn(report: PageResults, variant: Variant, name: String) -> impl IntoView {
-    let arm = match variant {
-        Variant::Control => report.control.clone(),
-        Variant::Treatment => report.treatment.clone(),
+    let arm = if variant == Variant::Control {
+        report.control.clone()
+    } else {
+        report.treatment.clone()
     };
     let feedback = arm.metrics.satisfaction;
     let sat = (feedback.positive + feedback.negative + feedback.neutral > 0).then(|| {
@@ -392,9 +393,9 @@ fn PageBody(
                 </div>
                 <div>
                     <span class="label">"Traffic Allocation"</span>
-                    <div class="allocation" aria-label=format!("{}% control, {}% treatment", alloc.control, alloc.treatment)>
-                        <span class="control" style=format!("width: {}%", alloc.control)>{alloc.control}"%"</span>
-                        <span class="treatment" style=format!("width: {}%", alloc.treatment)>{alloc.treatment}"%"</span>
+                    <div class="allocation" aria-label=format!("{}% control, {}% treatment", alloc.control(), alloc.treatment())>
+                        <span class="control" style=format!("width: {}%", alloc.control())>{alloc.control()}"%"</span>
+                        <span class="treatment" style=format!("width: {}%", alloc.treatment())>{alloc.treatment()}"%"</span>
                     </div>
                 </div>
             </section>

@@ -19,7 +19,10 @@ mod hash;
 mod rollout;
 mod targeting;
 
-pub use allocation::{Allocation, Variant, assign, bucket_ranges, choose};
+pub use allocation::{
+    Allocation, MAX_ARMS, MAX_KEY_LEN, UnknownVariant, Variant, assign, assign_arm, bucket_ranges,
+    choose, choose_arm,
+};
 pub use hash::{BUCKETS, ROLLOUT_SALT_SUFFIX, SEPARATOR, bucket, rollout_bucket};
 pub use rollout::in_rollout;
 pub use targeting::{

@@ -2,11 +2,12 @@
 //! [`ExperimentSpec`]. A request that deserialises is not yet an experiment: `parse`
 //! checks every rule and reports every violation, each with its field path.
 
-use super::{ExperimentSpec, Metric, Operator, SuccessCriteria, TargetType, VariantConfig};
+use super::{Arm, ExperimentSpec, Metric, Operator, SuccessCriteria, TargetType, VariantConfig};
 use crate::domain::FieldError;
-use crate::domain::assignment::{Allocation, Targeting};
+use crate::domain::assignment::{Allocation, MAX_ARMS, Targeting, Variant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// Longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -19,12 +20,11 @@ pub const MAX_TARGETING_ENTRIES: usize = 10_000;
 
 /// The fields a create must send (an edit may send any): `parse` reports each one missing
 /// as "is required", and the OpenAPI document marks them required from this list.
-pub const REQUIRED_TO_CREATE: [&str; 10] = [
+/// (The arms are `control` and `treatment`, or `variants`: either form, so neither is listed.)
+pub const REQUIRED_TO_CREATE: [&str; 8] = [
     "name",
     "targetType",
     "targetId",
-    "control",
-    "treatment",
     "allocation",
     "primaryMetric",
     "successCriteria",
@@ -34,10 +34,10 @@ pub const REQUIRED_TO_CREATE: [&str; 10] = [
 
 /// Within the objects a create must send, the fields each must have (`parse` reports each one
 /// missing as `<object>.<field>` "is required"; the OpenAPI document marks them from here).
-pub const REQUIRED_WITHIN: [(&str, &[&str]); 4] = [
+/// (`allocation` needs one share per arm key, which depends on the arms.)
+pub const REQUIRED_WITHIN: [(&str, &[&str]); 3] = [
     ("control", &["name"]),
     ("treatment", &["name"]),
-    ("allocation", &["control", "treatment"]),
     (
         "successCriteria",
         &["metric", "operator", "threshold", "confidenceLevel"],
@@ -55,16 +55,24 @@ pub struct VariantInput {
     pub configuration: Option<Value>,
 }
 
-/// The traffic split as sent (percent of all traffic).
+/// One arm of the general form as sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct AllocationInput {
-    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, multiple_of = 1))]
-    pub control: Option<f64>,
-    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 100, multiple_of = 1))]
-    pub treatment: Option<f64>,
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ArmInput {
+    /// 1 to 31 ASCII letters, digits, '_', '-' or '.', starting with a letter or digit;
+    /// unique within the experiment.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 31))]
+    pub key: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
+    pub name: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub configuration: Option<Value>,
 }
+
+/// The traffic split as sent: whole percent of all traffic per arm key (`control` and
+/// `treatment` in the two-arm shape), together at most 100.
+pub type AllocationInput = BTreeMap<String, f64>;
 
 /// The success criteria as sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -127,8 +135,15 @@ pub struct ExperimentInput {
     /// Required to create.
     #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub target_id: Option<String>,
+    /// Arm 0 of the spec's two-arm shape (with `treatment`; or give `variants`).
     pub control: Option<VariantInput>,
+    /// Arm 1 of the spec's two-arm shape (with `control`; or give `variants`).
     pub treatment: Option<VariantInput>,
+    /// Every arm, the control first: 2 to 8 (instead of `control` and `treatment`).
+    #[cfg_attr(feature = "ssr", schema(min_items = 2, max_items = 8))]
+    pub variants: Option<Vec<ArmInput>>,
+    /// Whole percent of all traffic per arm key (1 to 100 each), together at most 100.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<HashMap<String, u8>>))]
     pub allocation: Option<AllocationInput>,
     pub targeting: Option<TargetingInput>,
     /// Required to create.
@@ -169,6 +184,7 @@ impl Errors {
 impl ExperimentInput {
     /// The input of an existing experiment (to edit it with a patch).
     pub fn from_spec(spec: &ExperimentSpec) -> Self {
+        let two_arm = spec.is_two_arm_shape();
         let variant = |v: &VariantConfig| VariantInput {
             name: Some(v.name.clone()),
             configuration: Some(Value::Object(v.configuration.clone())),
@@ -180,12 +196,28 @@ impl ExperimentInput {
             hypothesis: Some(spec.hypothesis.clone()),
             target_type: Some(spec.target_type.as_str().to_owned()),
             target_id: Some(spec.target_id.clone()),
-            control: Some(variant(&spec.control)),
-            treatment: Some(variant(&spec.treatment)),
-            allocation: Some(AllocationInput {
-                control: Some(f64::from(spec.allocation.control)),
-                treatment: Some(f64::from(spec.allocation.treatment)),
+            control: two_arm
+                .then(|| spec.control().map(|a| variant(&a.config())))
+                .flatten(),
+            treatment: two_arm
+                .then(|| spec.treatment().map(|a| variant(&a.config())))
+                .flatten(),
+            variants: (!two_arm).then(|| {
+                spec.variants
+                    .iter()
+                    .map(|a| ArmInput {
+                        key: Some(a.key.as_str().to_owned()),
+                        name: Some(a.name.clone()),
+                        configuration: Some(Value::Object(a.configuration.clone())),
+                    })
+                    .collect()
             }),
+            allocation: Some(
+                spec.allocation
+                    .iter()
+                    .map(|(k, share)| (k.as_str().to_owned(), f64::from(share)))
+                    .collect(),
+            ),
             targeting: Some(TargetingInput {
                 tenant_ids: Some(spec.targeting.tenant_ids.clone()),
                 user_ids: Some(spec.targeting.user_ids.clone()),
@@ -232,20 +264,39 @@ impl ExperimentInput {
         pick(&mut self.hypothesis, patch.hypothesis);
         pick(&mut self.target_type, patch.target_type);
         pick(&mut self.target_id, patch.target_id);
-        for (base, new) in [
-            (&mut self.control, patch.control),
-            (&mut self.treatment, patch.treatment),
-        ] {
-            if let Some(new) = new {
-                let b = base.get_or_insert_with(VariantInput::default);
-                pick(&mut b.name, new.name);
-                pick(&mut b.configuration, new.configuration);
+        // New arms replace the arms and their allocation (the old shares name other keys).
+        let new_arms = patch.variants.is_some();
+        if let Some(arms) = patch.variants {
+            self.variants = Some(arms);
+            self.control = None;
+            self.treatment = None;
+            self.allocation = None;
+        }
+        for (i, new) in [(0, patch.control), (1, patch.treatment)] {
+            let Some(new) = new else { continue };
+            match (&mut self.variants, new_arms) {
+                // The two-arm fields of a patch edit arms 0 and 1 of a general-form base.
+                (Some(arms), false) => {
+                    if let Some(b) = arms.get_mut(i) {
+                        pick(&mut b.name, new.name);
+                        pick(&mut b.configuration, new.configuration);
+                    }
+                }
+                _ => {
+                    let base = if i == 0 {
+                        &mut self.control
+                    } else {
+                        &mut self.treatment
+                    };
+                    let b = base.get_or_insert_with(VariantInput::default);
+                    pick(&mut b.name, new.name);
+                    pick(&mut b.configuration, new.configuration);
+                }
             }
         }
         if let Some(new) = patch.allocation {
             let b = self.allocation.get_or_insert_with(AllocationInput::default);
-            pick(&mut b.control, new.control);
-            pick(&mut b.treatment, new.treatment);
+            b.extend(new);
         }
         pick(&mut self.targeting, patch.targeting);
         pick(&mut self.primary_metric, patch.primary_metric);
@@ -292,6 +343,7 @@ impl ExperimentInput {
         add(self.target_id.is_some(), "targetId");
         add(self.control.is_some(), "control");
         add(self.treatment.is_some(), "treatment");
+        add(self.variants.is_some(), "variants");
         add(self.allocation.is_some(), "allocation");
         add(self.targeting.is_some(), "targeting");
         add(self.primary_metric.is_some(), "primaryMetric");
@@ -342,9 +394,13 @@ impl ExperimentInput {
         let target_id = e
             .required("targetId", self.target_id.as_deref())
             .and_then(|t| text(&mut e, "targetId", t, 1, MAX_NAME_CHARS));
-        let control = variant(&mut e, "control", self.control.as_ref());
-        let treatment = variant(&mut e, "treatment", self.treatment.as_ref());
-        let allocation = allocation(&mut e, self.allocation.as_ref());
+        let arms = arms(&mut e, self);
+        let allocation = match &arms {
+            Some(arms) => allocation(&mut e, self.allocation.as_ref(), arms),
+            // Without valid arms the shares cannot be judged, but a missing allocation is
+            // still reported with the rest.
+            None => e.required("allocation", self.allocation.as_ref()).and(None),
+        };
         let targeting = targeting(&mut e, self.targeting.as_ref());
         let primary_metric = e
             .required("primaryMetric", self.primary_metric.as_deref())
@@ -378,8 +434,7 @@ impl ExperimentInput {
             hypothesis,
             target_type,
             target_id,
-            control,
-            treatment,
+            arms,
             allocation,
             targeting,
             primary_metric,
@@ -393,8 +448,7 @@ impl ExperimentInput {
                 Some(hypothesis),
                 Some(target_type),
                 Some(target_id),
-                Some(control),
-                Some(treatment),
+                Some(variants),
                 Some(allocation),
                 Some(targeting),
                 Some(primary_metric),
@@ -407,8 +461,7 @@ impl ExperimentInput {
                 hypothesis,
                 target_type,
                 target_id,
-                control,
-                treatment,
+                variants,
                 allocation,
                 targeting,
                 primary_metric,
@@ -508,26 +561,143 @@ fn variant(e: &mut Errors, field: &str, input: Option<&VariantInput>) -> Option<
     })
 }
 
-fn allocation(e: &mut Errors, input: Option<&AllocationInput>) -> Option<Allocation> {
-    let input = e.required("allocation", input)?;
-    let control = e
-        .required("allocation.control", input.control)
-        .and_then(|c| whole(e, "allocation.control", c, 1, 100, "percent"));
-    let treatment = e
-        .required("allocation.treatment", input.treatment)
-        .and_then(|t| whole(e, "allocation.treatment", t, 1, 100, "percent"));
-    let (control, treatment) = (control?, treatment?);
-    if control + treatment > 100 {
+/// The arms: the two-arm shape (`control`, `treatment`) or the general form (`variants`).
+fn arms(e: &mut Errors, input: &ExperimentInput) -> Option<Vec<Arm>> {
+    let Some(list) = &input.variants else {
+        if input.control.is_none() && input.treatment.is_none() {
+            for field in ["control", "treatment"] {
+                e.add(
+                    field,
+                    "is required (the two-arm shape), or give every arm in variants",
+                );
+            }
+            return None;
+        }
+        let control = variant(e, "control", input.control.as_ref());
+        let treatment = variant(e, "treatment", input.treatment.as_ref());
+        let arm = |key, v: VariantConfig| Arm {
+            key,
+            name: v.name,
+            configuration: v.configuration,
+        };
+        return Some(vec![
+            arm(Variant::Control, control?),
+            arm(Variant::Treatment, treatment?),
+        ]);
+    };
+    for field in ["control", "treatment"] {
+        let given = if field == "control" {
+            input.control.is_some()
+        } else {
+            input.treatment.is_some()
+        };
+        if given {
+            e.add(
+                field,
+                "give either control and treatment (two arms) or variants (every arm), not both",
+            );
+        }
+    }
+    if !(2..=MAX_ARMS).contains(&list.len()) {
         e.add(
-            "allocation",
+            "variants",
             format!(
-                "control and treatment together must be at most 100 percent (are {})",
-                control + treatment
+                "must have 2 to {MAX_ARMS} arms, a control and 1 to {} treatments (has {})",
+                MAX_ARMS - 1,
+                list.len()
             ),
         );
         return None;
     }
-    Some(Allocation::new(control as u8, treatment as u8))
+    let mut out: Vec<Arm> = Vec::with_capacity(list.len());
+    let mut ok = true;
+    for (i, arm) in list.iter().enumerate() {
+        let field = format!("variants[{i}]");
+        let key = e
+            .required(&format!("{field}.key"), arm.key.as_deref())
+            .and_then(|k| match k.parse::<Variant>() {
+                Ok(key) => Some(key),
+                Err(err) => {
+                    e.add(format!("{field}.key"), err.to_string());
+                    None
+                }
+            });
+        if let Some(key) = key
+            && let Some(first) = out.iter().position(|a| a.key == key)
+        {
+            e.add(
+                format!("{field}.key"),
+                format!("repeats the key of variants[{first}] ({key})"),
+            );
+            ok = false;
+        }
+        let config = variant(
+            e,
+            &field,
+            Some(&VariantInput {
+                name: arm.name.clone(),
+                configuration: arm.configuration.clone(),
+            }),
+        );
+        match (key, config) {
+            (Some(key), Some(v)) => out.push(Arm {
+                key,
+                name: v.name,
+                configuration: v.configuration,
+            }),
+            _ => ok = false,
+        }
+    }
+    (ok && input.control.is_none() && input.treatment.is_none()).then_some(out)
+}
+
+fn allocation(e: &mut Errors, input: Option<&AllocationInput>, arms: &[Arm]) -> Option<Allocation> {
+    let input = e.required("allocation", input)?;
+    let mut shares: Vec<(Variant, u8)> = Vec::with_capacity(arms.len());
+    let mut ok = true;
+    for arm in arms {
+        let field = format!("allocation.{}", arm.key);
+        match e
+            .required(&field, input.get(arm.key.as_str()).copied())
+            .and_then(|c| whole(e, &field, c, 1, 100, "percent"))
+        {
+            Some(share) => shares.push((arm.key, share as u8)),
+            None => ok = false,
+        }
+    }
+    let keys: Vec<&str> = arms.iter().map(|a| a.key.as_str()).collect();
+    for key in input.keys() {
+        if !keys.contains(&key.as_str()) {
+            let shown: String = key.chars().take(40).collect();
+            e.add(
+                format!("allocation.{shown}"),
+                format!("names no arm; the arms are {}", keys.join(", ")),
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let sum: u32 = shares.iter().map(|(_, s)| u32::from(*s)).sum();
+    if sum > 100 {
+        let what = if arms.len() == 2
+            && arms
+                .iter()
+                .map(|a| a.key)
+                .eq([Variant::Control, Variant::Treatment])
+        {
+            "control and treatment together".to_owned()
+        } else {
+            format!("the {} arms together", arms.len())
+        };
+        e.add(
+            "allocation",
+            format!("{what} must be at most 100 percent (are {sum})"),
+        );
+        return None;
+    }
+    Allocation::from_arms(&shares)
 }
 
 fn targeting(e: &mut Errors, input: Option<&TargetingInput>) -> Option<Targeting> {

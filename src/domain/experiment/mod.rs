@@ -8,8 +8,9 @@ mod overlap;
 mod spec;
 
 pub use input::{
-    AllocationInput, ExperimentInput, MAX_CONFIG_BYTES, MAX_NAME_CHARS, MAX_TARGETING_ENTRIES,
-    REQUIRED_TO_CREATE, REQUIRED_WITHIN, SuccessCriteriaInput, TargetingInput, VariantInput,
+    AllocationInput, ArmInput, ExperimentInput, MAX_CONFIG_BYTES, MAX_NAME_CHARS,
+    MAX_TARGETING_ENTRIES, REQUIRED_TO_CREATE, REQUIRED_WITHIN, SuccessCriteriaInput,
+    TargetingInput, VariantInput,
 };
 pub use lifecycle::{Action, TransitionError};
 pub use metric::{Direction, Metric, UnknownMetric};
@@ -18,7 +19,9 @@ pub use model::{
     ExperimentPage, SYSTEM_TENANT,
 };
 pub use overlap::may_overlap;
-pub use spec::{ExperimentSpec, Operator, SuccessCriteria, TargetType, VariantConfig};
+pub use spec::{
+    Arm, ExperimentSpec, ExperimentSpecWire, Operator, SuccessCriteria, TargetType, VariantConfig,
+};
 
 #[cfg(test)]
 mod tests;

@@ -40,12 +40,9 @@ impl Experiment {
             .map(|s| s + chrono::Duration::days(i64::from(self.spec.min_duration)))
     }
 
-    /// The configuration of one arm.
-    pub fn configuration(&self, variant: Variant) -> &Map<String, Value> {
-        match variant {
-            Variant::Control => &self.spec.control.configuration,
-            Variant::Treatment => &self.spec.treatment.configuration,
-        }
+    /// The configuration of one arm (`None` when it has no arm of that key).
+    pub fn configuration(&self, variant: Variant) -> Option<&Map<String, Value>> {
+        self.spec.arm(variant).map(|a| &a.configuration)
     }
 }
 

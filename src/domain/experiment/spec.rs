@@ -1,7 +1,7 @@
 //! What an experiment tests and how it is judged: the validated form of a request.
 
 use super::Metric;
-use crate::domain::assignment::{Allocation, Targeting};
+use crate::domain::assignment::{Allocation, Targeting, Variant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -150,18 +150,40 @@ pub struct VariantConfig {
     pub configuration: Map<String, Value>,
 }
 
-/// Everything that defines an experiment, validated (see [`super::ExperimentInput::parse`]).
+/// One arm of the general form: its key, name and configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+pub struct Arm {
+    pub key: Variant,
+    pub name: String,
+    pub configuration: Map<String, Value>,
+}
+
+impl Arm {
+    /// The name and configuration, as the two-arm shape shows an arm.
+    pub fn config(&self) -> VariantConfig {
+        VariantConfig {
+            name: self.name.clone(),
+            configuration: self.configuration.clone(),
+        }
+    }
+}
+
+/// Everything that defines an experiment, validated (see [`super::ExperimentInput::parse`]).
+///
+/// `variants` holds every arm, the control first, and `allocation` their shares in the same
+/// order. On the wire the spec's two-arm shape (`control`, `treatment`: arms 0 and 1) is
+/// shown beside the general form (`variants`), so clients of either read what they expect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "ExperimentSpecWire", from = "ExperimentSpecWire")]
 pub struct ExperimentSpec {
     pub name: String,
     pub description: String,
     pub hypothesis: String,
     pub target_type: TargetType,
     pub target_id: String,
-    pub control: VariantConfig,
-    pub treatment: VariantConfig,
+    /// Every arm, the control first (2 to 8).
+    pub variants: Vec<Arm>,
     pub allocation: Allocation,
     pub targeting: Targeting,
     pub primary_metric: Metric,
@@ -172,4 +194,152 @@ pub struct ExperimentSpec {
     pub min_samples_per_variant: u32,
     /// Pause by itself when a secondary metric is significantly worse.
     pub auto_pause_on_guardrail: bool,
+}
+
+impl ExperimentSpec {
+    /// The control (arm 0).
+    pub fn control(&self) -> Option<&Arm> {
+        self.variants.first()
+    }
+
+    /// The first treatment (arm 1).
+    pub fn treatment(&self) -> Option<&Arm> {
+        self.variants.get(1)
+    }
+
+    /// The arm with key `key`.
+    pub fn arm(&self, key: Variant) -> Option<&Arm> {
+        self.variants.iter().find(|a| a.key == key)
+    }
+
+    /// The arms' keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = Variant> + '_ {
+        self.variants.iter().map(|a| a.key)
+    }
+
+    /// Whether this is the spec's two-arm shape: arms `control` and `treatment`.
+    pub fn is_two_arm_shape(&self) -> bool {
+        self.variants.len() == 2
+            && self
+                .variants
+                .first()
+                .is_some_and(|a| a.key == Variant::Control)
+            && self
+                .variants
+                .get(1)
+                .is_some_and(|a| a.key == Variant::Treatment)
+    }
+}
+
+/// The experiment's definition as the API shows it: the spec's two-arm shape (`control`,
+/// `treatment`) and the general form (`variants`, every arm), with `allocation` by arm key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = ExperimentSpec))]
+#[serde(rename_all = "camelCase")]
+pub struct ExperimentSpecWire {
+    pub name: String,
+    pub description: String,
+    pub hypothesis: String,
+    pub target_type: TargetType,
+    pub target_id: String,
+    /// Arm 0, the control.
+    pub control: VariantConfig,
+    /// Arm 1, the first treatment.
+    pub treatment: VariantConfig,
+    /// Every arm, the control first.
+    #[serde(default)]
+    pub variants: Vec<Arm>,
+    pub allocation: Allocation,
+    pub targeting: Targeting,
+    pub primary_metric: Metric,
+    pub success_criteria: SuccessCriteria,
+    pub secondary_metrics: Vec<Metric>,
+    pub min_duration: u16,
+    pub min_samples_per_variant: u32,
+    pub auto_pause_on_guardrail: bool,
+}
+
+impl From<ExperimentSpec> for ExperimentSpecWire {
+    fn from(s: ExperimentSpec) -> Self {
+        let empty = || VariantConfig {
+            name: String::new(),
+            configuration: Map::new(),
+        };
+        Self {
+            control: s.control().map_or_else(empty, Arm::config),
+            treatment: s.treatment().map_or_else(empty, Arm::config),
+            name: s.name,
+            description: s.description,
+            hypothesis: s.hypothesis,
+            target_type: s.target_type,
+            target_id: s.target_id,
+            variants: s.variants,
+            allocation: s.allocation,
+            targeting: s.targeting,
+            primary_metric: s.primary_metric,
+            success_criteria: s.success_criteria,
+            secondary_metrics: s.secondary_metrics,
+            min_duration: s.min_duration,
+            min_samples_per_variant: s.min_samples_per_variant,
+            auto_pause_on_guardrail: s.auto_pause_on_guardrail,
+        }
+    }
+}
+
+impl From<ExperimentSpecWire> for ExperimentSpec {
+    fn from(w: ExperimentSpecWire) -> Self {
+        let variants = if w.variants.is_empty() {
+            let arm = |key, v: VariantConfig| Arm {
+                key,
+                name: v.name,
+                configuration: v.configuration,
+            };
+            vec![
+                arm(Variant::Control, w.control),
+                arm(Variant::Treatment, w.treatment),
+            ]
+        } else {
+            w.variants
+        };
+        Self {
+            name: w.name,
+            description: w.description,
+            hypothesis: w.hypothesis,
+            target_type: w.target_type,
+            target_id: w.target_id,
+            variants,
+            allocation: w.allocation,
+            targeting: w.targeting,
+            primary_metric: w.primary_metric,
+            success_criteria: w.success_criteria,
+            secondary_metrics: w.secondary_metrics,
+            min_duration: w.min_duration,
+            min_samples_per_variant: w.min_samples_per_variant,
+            auto_pause_on_guardrail: w.auto_pause_on_guardrail,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for ExperimentSpec {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <ExperimentSpecWire as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for ExperimentSpec {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ExperimentSpec".into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <ExperimentSpecWire as utoipa::ToSchema>::schemas(schemas);
+    }
 }

@@ -276,3 +276,136 @@ fn a_patch_overlays_only_what_it_sets() {
     assert_eq!(merged.success_criteria.metric, Metric::Quality);
     assert_eq!(merged.description, spec.description);
 }
+
+fn three_arms() -> serde_json::Value {
+    let mut body = valid();
+    let o = body.as_object_mut().unwrap();
+    o.remove("control");
+    o.remove("treatment");
+    o.insert(
+        "variants".into(),
+        json!([
+            {"key": "control", "name": "Current", "configuration": {"model": "a"}},
+            {"key": "gpt-4o", "name": "Bigger model", "configuration": {"model": "b"}},
+            {"key": "v3.1", "name": "Newest", "configuration": {"model": "c"}}
+        ]),
+    );
+    o.insert(
+        "allocation".into(),
+        json!({"control": 30, "gpt-4o": 30, "v3.1": 40}),
+    );
+    body
+}
+
+#[test]
+fn the_general_form_parses_every_arm_in_order() {
+    let spec = parse(three_arms()).unwrap();
+    let keys: Vec<&str> = spec.variants.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, ["control", "gpt-4o", "v3.1"]);
+    assert_eq!(spec.allocation.shares(), &[30, 30, 40]);
+    assert_eq!(spec.variants[2].configuration["model"], "c");
+    assert!(!spec.is_two_arm_shape());
+    // On the wire: the two-arm shape (arms 0 and 1) beside every arm.
+    let wire = serde_json::to_value(&spec).unwrap();
+    assert_eq!(wire["control"]["name"], "Current");
+    assert_eq!(wire["treatment"]["name"], "Bigger model");
+    assert_eq!(wire["variants"][2]["key"], "v3.1");
+    assert_eq!(
+        wire["allocation"],
+        json!({"control": 30, "gpt-4o": 30, "v3.1": 40})
+    );
+    let back: ExperimentSpec = serde_json::from_value(wire).unwrap();
+    assert_eq!(back, spec);
+}
+
+#[test]
+fn the_two_arm_shape_reads_back_exactly_and_as_variants() {
+    let spec = parse(valid()).unwrap();
+    assert!(spec.is_two_arm_shape());
+    let wire = serde_json::to_value(&spec).unwrap();
+    assert_eq!(wire["allocation"], json!({"control": 50, "treatment": 50}));
+    assert_eq!(
+        wire["control"]["configuration"],
+        json!({"templateId": "t1"})
+    );
+    assert_eq!(wire["variants"][1]["key"], "treatment");
+    // A body of the spec's shape (without `variants`) deserialises to the same spec.
+    let mut old = wire.clone();
+    old.as_object_mut().unwrap().remove("variants");
+    assert_eq!(serde_json::from_value::<ExperimentSpec>(old).unwrap(), spec);
+}
+
+#[test]
+fn every_rule_of_the_general_form_is_reported_with_its_field() {
+    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut body = three_arms();
+        edit(&mut body);
+        fields(body)
+    };
+    assert_eq!(
+        with(&|b| b["variants"] = json!([{"key": "control", "name": "only"}])),
+        ["variants"]
+    );
+    let nine: Vec<_> = (0..9)
+        .map(|i| json!({"key": format!("a{i}"), "name": "n"}))
+        .collect();
+    assert!(with(&|b| b["variants"] = json!(nine)).contains(&"variants".to_owned()));
+    assert!(
+        with(&|b| b["variants"][1]["key"] = json!("control"))
+            .contains(&"variants[1].key".to_owned())
+    );
+    assert!(
+        with(&|b| b["variants"][2]["key"] = json!("no spaces"))
+            .contains(&"variants[2].key".to_owned())
+    );
+    assert!(with(&|b| b["variants"][2]["key"] = json!("")).contains(&"variants[2].key".to_owned()));
+    assert!(
+        with(&|b| {
+            b["variants"][1].as_object_mut().unwrap().remove("key");
+        })
+        .contains(&"variants[1].key".to_owned())
+    );
+    assert!(
+        with(&|b| {
+            b["variants"][1].as_object_mut().unwrap().remove("name");
+        })
+        .contains(&"variants[1].name".to_owned())
+    );
+    assert!(
+        with(&|b| b["variants"][2]["configuration"] = json!([1]))
+            .contains(&"variants[2].configuration".to_owned())
+    );
+    assert!(
+        with(&|b| {
+            b["allocation"].as_object_mut().unwrap().remove("v3.1");
+        })
+        .contains(&"allocation.v3.1".to_owned())
+    );
+    assert!(
+        with(&|b| b["allocation"]["treatment"] = json!(10))
+            .contains(&"allocation.treatment".to_owned())
+    );
+    assert!(with(&|b| b["allocation"]["v3.1"] = json!(41)).contains(&"allocation".to_owned()));
+    assert!(with(&|b| b["allocation"]["v3.1"] = json!(0)).contains(&"allocation.v3.1".to_owned()));
+    assert!(with(&|b| b["control"] = json!({"name": "x"})).contains(&"control".to_owned()));
+}
+
+#[test]
+fn a_patch_of_new_arms_replaces_the_arms_and_their_shares() {
+    let base = ExperimentInput::from_spec(&parse(valid()).unwrap());
+    let patch: ExperimentInput = serde_json::from_value(json!({
+        "variants": three_arms()["variants"],
+        "allocation": {"control": 10, "gpt-4o": 10, "v3.1": 10}
+    }))
+    .unwrap();
+    let spec = base.overlay(patch).parse().unwrap();
+    assert_eq!(spec.variants.len(), 3);
+    assert_eq!(spec.allocation.shares(), &[10, 10, 10]);
+    // And a patch of the two-arm fields edits arms 0 and 1 of a general-form experiment.
+    let base = ExperimentInput::from_spec(&spec);
+    let patch: ExperimentInput =
+        serde_json::from_value(json!({"treatment": {"name": "Renamed"}})).unwrap();
+    let spec = base.overlay(patch).parse().unwrap();
+    assert_eq!(spec.variants[1].name, "Renamed");
+    assert_eq!(spec.variants[1].key.as_str(), "gpt-4o");
+}

@@ -148,9 +148,10 @@ pub(super) fn cuped(users: &[UserRow], metric: Metric, confidence: f64) -> Optio
             && y.is_finite()
             && x.is_finite()
         {
-            match u.variant {
-                Variant::Control => c.add(y, x),
-                Variant::Treatment => t.add(y, x),
+            if u.variant == Variant::Control {
+                c.add(y, x);
+            } else if u.variant == Variant::Treatment {
+                t.add(y, x);
             }
         }
     }

@@ -124,8 +124,8 @@ pub fn compute(
     let srm = srm_check(
         &srm_counts,
         &[
-            f64::from(e.spec.allocation.control),
-            f64::from(e.spec.allocation.treatment),
+            f64::from(e.spec.allocation.control()),
+            f64::from(e.spec.allocation.treatment()),
         ],
     )
     .ok();
@@ -356,6 +356,9 @@ pub fn compute(
                 .into(),
         },
         computed_at: now,
+        recommended_arm: (recommendation == Recommendation::DeployTreatment)
+            .then_some(Variant::Treatment),
+        arms: Vec::new(),
     }
 }
 

@@ -42,7 +42,7 @@ pub fn estimate_completion(
     let required = plan.per_variant;
     let min_days = f64::from(spec.min_duration);
     // The smaller arm fills last.
-    let share = f64::from(spec.allocation.control.min(spec.allocation.treatment)) / 100.0;
+    let share = f64::from(spec.allocation.shares().iter().copied().min().unwrap_or(0)) / 100.0;
     let per_arm = users_per_day.map(|r| r * share).unwrap_or(0.0);
     let (days, from_traffic) = match days_to_complete(required, per_arm, min_days) {
         Some(days) => (days, true),

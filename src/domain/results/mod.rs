@@ -2,6 +2,7 @@
 //! power, charts and a recommendation with its reasons. Pure functions over per-user
 //! rollups; see docs/STATISTICS.md for the methods.
 
+mod arms;
 mod chart_data;
 mod compare;
 mod compute;
@@ -12,6 +13,7 @@ mod power;
 mod recommend;
 mod rows;
 
+pub use arms::{ObservedArms, compute_arms, per_comparison_confidence};
 pub use compute::{compute, is_final};
 pub use estimate::{CompletionEstimate, estimate_completion};
 pub use model::*;

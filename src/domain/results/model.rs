@@ -499,4 +499,46 @@ pub struct ResultsReport {
     pub charts: Charts,
     pub detail: Detail,
     pub computed_at: DateTime<Utc>,
+    /// The arm to deploy, when the recommendation is to deploy one (`treatment` in the
+    /// two-arm shape; any treatment's key with more arms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommended_arm: Option<Variant>,
+    /// Every arm, the control first, each treatment with its comparison against the
+    /// control. Only for experiments beyond the spec's two-arm shape (more than two arms, or
+    /// arms not named `control` and `treatment`); there `treatment`, `comparison`, `charts`
+    /// and `detail` above are those of the recommended arm (or the first treatment), with the
+    /// recommendation and its reasons of the experiment as a whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arms: Vec<ArmReport>,
+}
+
+/// One arm of an experiment beyond the two-arm shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ArmReport {
+    pub key: Variant,
+    pub name: String,
+    /// Whether this is the control (arm 0).
+    pub control: bool,
+    /// Its share of traffic, in percent.
+    pub share: u8,
+    /// The spec's per-arm block: users, events and headline metrics.
+    pub results: ArmResults,
+    /// The arm's distributions (spec: VariantResults).
+    pub variant_results: VariantResults,
+    /// This treatment against the control (`None` for the control).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versus_control: Option<Box<PairReport>>,
+}
+
+/// A treatment against the control: the two-arm report of that pair, at the confidence the
+/// correction for k − 1 comparisons gives each (`comparison.confidenceLevel`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PairReport {
+    pub comparison: Comparison,
+    pub charts: Charts,
+    pub detail: Detail,
 }

@@ -50,9 +50,10 @@ pub(super) fn values(users: &[UserRow], metric: Metric) -> (Vec<f64>, Vec<f64>) 
     let mut t = Vec::new();
     for u in users {
         if let Some(v) = u.value(metric).and_then(finite) {
-            match u.variant {
-                Variant::Control => c.push(v),
-                Variant::Treatment => t.push(v),
+            if u.variant == Variant::Control {
+                c.push(v);
+            } else if u.variant == Variant::Treatment {
+                t.push(v);
             }
         }
     }

@@ -83,7 +83,11 @@ mod tests {
     fn assigned(id: u128, control: bool) -> Assigned {
         Assigned {
             id: Uuid::from_u128(id),
-            control,
+            variant: if control {
+                crate::domain::assignment::Variant::Control
+            } else {
+                crate::domain::assignment::Variant::Treatment
+            },
         }
     }
 
@@ -100,8 +104,11 @@ mod tests {
             key("acme", 1, "u2"),
         ]);
         assert_eq!(
-            got[0].map(|a| (a.id, a.control)),
-            Some((Uuid::from_u128(7), true))
+            got[0].map(|a| (a.id, a.variant)),
+            Some((
+                Uuid::from_u128(7),
+                crate::domain::assignment::Variant::Control
+            ))
         );
         assert!(got[1..].iter().all(Option::is_none));
     }

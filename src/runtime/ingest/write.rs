@@ -110,16 +110,16 @@ async fn write_small(
             .iter()
             .zip(&cached)
             .map(|((key, fallback), known)| match known {
-                Some(Assigned { id, control }) => SmallUser {
+                Some(Assigned { id, variant }) => SmallUser {
                     key: *key,
                     id: *id,
-                    variant: Some(variant_of(*control).as_str()),
+                    variant: Some(variant.as_str()),
                     known: true,
                 },
                 None => SmallUser {
                     key: *key,
                     id: ids(),
-                    variant: fallback.map(|v| v.as_str()),
+                    variant: fallback.as_ref().map(|v| v.as_str()),
                     known: false,
                 },
             })
@@ -146,21 +146,13 @@ async fn write_small(
     Ok(small_events
         .iter()
         .map(|e| match assigned[e.user] {
-            Some(Assigned { control, .. }) => Outcome::Stored {
+            Some(Assigned { variant, .. }) => Outcome::Stored {
                 event_id: e.id,
-                variant: variant_of(control),
+                variant,
             },
             None => Outcome::NotAssigned,
         })
         .collect())
-}
-
-fn variant_of(control: bool) -> Variant {
-    if control {
-        Variant::Control
-    } else {
-        Variant::Treatment
-    }
 }
 
 /// `write` in one transaction of a few statements: assignments read or created, events by
@@ -186,9 +178,9 @@ async fn write_batch(
         .collect();
     // Users the cache lacks: those in the experiment by the hash are created or read in one
     // statement (one round trip matters for small batches); the others can only be read.
-    let missing: Vec<(usize, (Key<'_>, &'static str))> = unknown
+    let missing: Vec<(usize, (Key<'_>, Variant))> = unknown
         .iter()
-        .filter_map(|i| users[*i].1.map(|v| (*i, (users[*i].0, v.as_str()))))
+        .filter_map(|i| users[*i].1.map(|v| (*i, (users[*i].0, v))))
         .collect();
     let read_only: Vec<usize> = unknown
         .iter()
@@ -197,7 +189,7 @@ async fn write_batch(
         .collect();
     read_assignments(&mut tx, &keys, &read_only, &mut assignments).await?;
     if !missing.is_empty() {
-        let create: Vec<(Key<'_>, &'static str)> = missing.iter().map(|(_, c)| *c).collect();
+        let create: Vec<(Key<'_>, Variant)> = missing.iter().map(|(_, c)| *c).collect();
         let created = store::assignments::create_assignments(&mut tx, &create, now)
             .await
             .context("Failed to create assignments")?;
@@ -220,12 +212,12 @@ async fn write_batch(
         // (The generator is not Send: it must not live across an await.)
         let mut ids = store::fresh_ids();
         for (e, u) in events.iter().zip(&user_of) {
-            match assignments[*u] {
+            match &assignments[*u] {
                 Some(Assigned {
                     id: assignment_id,
-                    control,
+                    variant,
                 }) => {
-                    let variant = variant_of(control);
+                    let (assignment_id, variant) = (*assignment_id, variant);
                     let id = ids();
                     rows.push(EventRow {
                         id,
@@ -234,7 +226,7 @@ async fn write_batch(
                         fold_key: next_key(stream),
                         draft: &e.draft,
                     });
-                    plan.push(Some((id, variant, e.draft.idempotency_key.is_some())));
+                    plan.push(Some((id, *variant, e.draft.idempotency_key.is_some())));
                 }
                 None => plan.push(None),
             }
@@ -342,11 +334,11 @@ fn moments(s: &Summary) -> (i64, f64, f64) {
 /// writer).
 fn daily_deltas<'a>(stored: impl Iterator<Item = (&'a EventDraft, Variant)>) -> Vec<DailyDelta> {
     use std::collections::BTreeMap;
-    let mut days: BTreeMap<(Uuid, chrono::NaiveDate, &str), (i64, Summary, Summary)> =
+    let mut days: BTreeMap<(Uuid, chrono::NaiveDate, Variant), (i64, Summary, Summary)> =
         BTreeMap::new();
     for (d, variant) in stored {
         let day = days
-            .entry((d.experiment_id, d.timestamp.date_naive(), variant.as_str()))
+            .entry((d.experiment_id, d.timestamp.date_naive(), variant))
             .or_default();
         day.0 += 1;
         if let Some(q) = d.quality {
@@ -442,6 +434,6 @@ mod tests {
                 .map(|(e, v)| (&e.draft, v)),
         );
         assert_eq!(split.len(), 2);
-        assert_eq!(split[0].variant, "control");
+        assert_eq!(split[0].variant, Variant::Control);
     }
 }

@@ -317,17 +317,26 @@ pub async fn update(
     save(tx, who, AuditAction::Update, &before, &after).await
 }
 
-/// A live experiment's allocation may only grow, at the same control:treatment ratio.
+/// A live experiment's allocation may only grow, at the same ratio between its arms (and
+/// with the same arms), so that no user changes arm.
 fn check_ramp(old: Allocation, new: Allocation) -> Result<(), ServiceError> {
-    let same_ratio = u32::from(old.control) * u32::from(new.treatment)
-        == u32::from(old.treatment) * u32::from(new.control);
-    if !same_ratio || new.control < old.control {
+    let same_arms = old.keys() == new.keys();
+    // Same ratio: every share times the new control's equals the new share times the old
+    // control's (cross-multiplied, exact).
+    let same_ratio = same_arms
+        && old.iter().zip(new.iter()).all(|((_, o), (_, n))| {
+            u32::from(o) * u32::from(new.control()) == u32::from(n) * u32::from(old.control())
+        });
+    if !same_ratio || new.control() < old.control() {
+        let ratio: Vec<String> = old.shares().iter().map(|s| s.to_string()).collect();
+        let arms: Vec<&str> = old.keys().iter().map(|k| k.as_str()).collect();
         return Err(ServiceError::Invalid(vec![FieldError::new(
             "allocation",
             format!(
-                "a running experiment's traffic may only grow at the same control:treatment ratio \
-                 ({}:{}), so no user changes variant",
-                old.control, old.treatment
+                "a running experiment's traffic may only grow at the same ratio between its arms \
+                 ({} for {}), so no user changes variant",
+                ratio.join(":"),
+                arms.join(":")
             ),
         )]));
     }

@@ -15,6 +15,21 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+/// A 400 naming `field` when `key` is not one of the experiment's arms.
+fn check_arm(e: &Experiment, field: &str, key: Variant) -> Result<(), ServiceError> {
+    if e.spec.arm(key).is_some() {
+        return Ok(());
+    }
+    let arms: Vec<&str> = e.spec.variants.iter().map(|a| a.key.as_str()).collect();
+    Err(ServiceError::Invalid(vec![FieldError::new(
+        field,
+        format!(
+            "{key} is not an arm of this experiment; its arms are {}",
+            arms.join(", ")
+        ),
+    )]))
+}
+
 /// Ends the experiment with `winner` declared.
 #[tracing::instrument(skip_all, fields(actor = %who.actor, experiment_id = %id))]
 pub async fn declare_winner(
@@ -26,6 +41,7 @@ pub async fn declare_winner(
     require_manage(who)?;
     let mut tx = pool.begin().await.context("Failed to begin")?;
     let before = lock_visible(&mut tx, who, id).await?.experiment;
+    check_arm(&before, "winner", winner)?;
     let next = before
         .status
         .apply(Action::DeclareWinner)
@@ -78,6 +94,7 @@ pub async fn deploy_winner(
         experiment: before,
         salt,
     } = lock_visible(&mut tx, who, id).await?;
+    check_arm(&before, "winner", request.winner)?;
     let next = before
         .status
         .apply(Action::DeployWinner)
@@ -109,7 +126,10 @@ pub async fn deploy_winner(
         target_type: before.spec.target_type.as_str().to_owned(),
         target_id: before.spec.target_id.clone(),
         winner: request.winner,
-        configuration: before.configuration(request.winner).clone(),
+        configuration: before
+            .configuration(request.winner)
+            .cloned()
+            .unwrap_or_default(),
         rollout_percentage: pct,
         notes,
         deployed_by: who.actor.clone(),

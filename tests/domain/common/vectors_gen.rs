@@ -32,7 +32,7 @@ impl Vector {
             user_id: user_id.to_owned(),
             allocation,
             bucket: bucket(salt, user_id),
-            variant: assign(salt, user_id, allocation),
+            variant: assign(salt, user_id, &allocation),
             rollout_percentage,
             rollout_bucket: rollout_bucket(salt, user_id),
             in_rollout: in_rollout(salt, user_id, rollout_percentage),
@@ -158,7 +158,52 @@ pub fn vectors() -> Vec<Vector> {
         let salt = SALTS[i % SALTS.len()];
         next(salt, &format!("user-{i}"), &mut out);
     }
+    k_arm_vectors(&mut out);
     out
+}
+
+/// Allocations of 3 to 8 arms (shares in arm order; keys `control`, `b`, `c`, …).
+const K_ALLOCATIONS: [&[u8]; 9] = [
+    &[33, 33, 34],
+    &[10, 10, 10, 10, 10, 10],
+    &[40, 30, 20, 10],
+    &[1, 2, 3],
+    &[5, 10, 15, 20, 25],
+    &[12, 12, 12, 12, 12, 12, 12, 16],
+    &[1, 1, 1, 1, 1, 1, 1, 1],
+    &[14, 14, 14, 14, 14, 14, 16],
+    &[20, 7, 13, 3],
+];
+
+/// A k-arm allocation with keys `control`, `b`, `c`, … .
+pub fn k_arms(shares: &[u8]) -> Allocation {
+    let keys = ["control", "b", "c", "d", "e", "f", "g", "h"];
+    let arms: Vec<(verdict::domain::assignment::Variant, u8)> = shares
+        .iter()
+        .zip(keys)
+        .filter_map(|(&s, k)| Some((k.parse().ok()?, s)))
+        .collect();
+    Allocation::from_arms(&arms).unwrap_or(Allocation::new(0, 0))
+}
+
+/// Vectors of k-arm allocations (3 to 8 arms), after the two-arm ones.
+fn k_arm_vectors(out: &mut Vec<Vector>) {
+    let specials = special_ids();
+    for i in 0..160usize {
+        let shares = K_ALLOCATIONS[i % K_ALLOCATIONS.len()];
+        let rollout = ROLLOUTS[i % ROLLOUTS.len()];
+        let id = if i % 4 == 0 {
+            specials[(i / 4) % specials.len()].clone()
+        } else {
+            format!("arm-user-{i}")
+        };
+        out.push(Vector::compute(
+            SALTS[i % SALTS.len()],
+            &id,
+            k_arms(shares),
+            rollout,
+        ));
+    }
 }
 
 /// The fixture file's exact contents.

@@ -336,10 +336,11 @@ impl Draft {
             target_id: opt(&self.target_id),
             control: Some(arm(&self.control)),
             treatment: Some(arm(&self.treatment)),
-            allocation: Some(AllocationInput {
-                control: Some(f64::from(self.control_pct)),
-                treatment: Some(f64::from(self.treatment_pct)),
-            }),
+            variants: None,
+            allocation: Some(AllocationInput::from([
+                ("control".to_owned(), f64::from(self.control_pct)),
+                ("treatment".to_owned(), f64::from(self.treatment_pct)),
+            ])),
             targeting: Some(targeting),
             primary_metric: opt(&self.primary_metric),
             success_criteria: Some(SuccessCriteriaInput {
@@ -417,8 +418,8 @@ mod tests {
         let d = filled();
         assert_eq!(d.problems(false), vec![]);
         let spec = d.to_input(false).0.parse().unwrap();
-        assert_eq!(spec.treatment.configuration["templateId"], "v2");
-        assert_eq!(spec.allocation.control, 50);
+        assert_eq!(spec.treatment().unwrap().configuration["templateId"], "v2");
+        assert_eq!(spec.allocation.control(), 50);
         assert_eq!(spec.success_criteria.threshold, 5.0);
         assert_eq!(spec.secondary_metrics, vec![Metric::Latency]);
         assert!(spec.targeting.tenant_ids.is_empty());
@@ -519,7 +520,7 @@ mod tests {
             None
         );
         let spec = d.to_input(false).0.parse().unwrap();
-        assert_eq!(spec.treatment.configuration["maxDocs"], 5);
+        assert_eq!(spec.treatment().unwrap().configuration["maxDocs"], 5);
         d.treatment.close_raw();
         assert_eq!(d.treatment.field_text("templateId"), "v3");
     }
