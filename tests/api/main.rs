@@ -1,6 +1,7 @@
 //! Integration tests over HTTP against real PostgreSQL: each test gets a fresh, migrated
 //! database from `#[sqlx::test]` and a server on a free port.
 
+mod arms;
 mod auth;
 mod dashboard;
 mod demo;
