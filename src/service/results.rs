@@ -141,7 +141,18 @@ fn landed(id: Uuid, flight: Arc<tokio::sync::Mutex<()>>) {
 pub async fn finalize(pool: &PgPool, e: &Experiment) -> Result<(), ServiceError> {
     let report = recompute(pool, e).await?;
     let d = &report.detail;
-    let results = json!({
+    // Beyond the two-arm shape: every arm's distributions, by key, beside the spec's two.
+    let arms: serde_json::Map<String, serde_json::Value> = report
+        .arms
+        .iter()
+        .map(|a| {
+            (
+                a.key.as_str().to_owned(),
+                serde_json::to_value(&a.variant_results).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut results = json!({
         "control": d.control,
         "treatment": d.treatment,
         "winner": e.winner.or(d.winner),
@@ -151,6 +162,10 @@ pub async fn finalize(pool: &PgPool, e: &Experiment) -> Result<(), ServiceError>
         "reasons": d.reasons,
         "completedAt": e.end_date.unwrap_or_else(Utc::now),
     });
+    if !arms.is_empty() {
+        results["arms"] = serde_json::Value::Object(arms);
+        results["recommendedArm"] = json!(report.recommended_arm);
+    }
     store::results::set_final_results(pool, e.id, &results)
         .await
         .context("Failed to store the final results")?;

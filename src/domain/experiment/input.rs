@@ -666,15 +666,18 @@ fn allocation(e: &mut Errors, input: Option<&AllocationInput>, arms: &[Arm]) -> 
         }
     }
     let keys: Vec<&str> = arms.iter().map(|a| a.key.as_str()).collect();
-    for key in input.keys() {
-        if !keys.contains(&key.as_str()) {
-            let shown: String = key.chars().take(40).collect();
-            e.add(
-                format!("allocation.{shown}"),
-                format!("names no arm; the arms are {}", keys.join(", ")),
-            );
-            ok = false;
-        }
+    // (At most a few of them are named: a body may hold thousands of stray keys.)
+    for key in input
+        .keys()
+        .filter(|k| !keys.contains(&k.as_str()))
+        .take(MAX_ARMS)
+    {
+        let shown: String = key.chars().take(40).collect();
+        e.add(
+            format!("allocation.{shown}"),
+            format!("names no arm; the arms are {}", keys.join(", ")),
+        );
+        ok = false;
     }
     if !ok {
         return None;
