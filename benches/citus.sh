@@ -9,7 +9,8 @@
 #            every acknowledged event is stored and folded, and Verdict goes on unattended
 #            (Citus only; the test tests/api/faults.rs runs in .ci/test too)
 # Usage: bash benches/citus.sh [seconds] [phase...]   (default 20 s per load phase, every
-# phase). Needs Citus installed (docs/SCALING.md); the outputs go to $DATA_DIR/citus-bench.
+# phase); VERDICT_TARGETS=citus (or plain) measures one side only, VERDICT_BIN=… that server
+# binary. Needs Citus installed (docs/SCALING.md); the outputs go to $DATA_DIR/citus-bench.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
 cd "$ROOT"
@@ -26,8 +27,8 @@ start_private_postgres verdict >/dev/null
 PLAIN_URL="$DATABASE_URL"
 CITUS_URL="$(bash .ci/citus start verdict verdict_test | tail -n 1)"
 unset DATABASE_URL
-say "building the release server"
-cargo build --release --features ssr --bin verdict -q
+# Which of the two to measure (both by default, one after the other for each phase).
+TARGETS=(${VERDICT_TARGETS:-plain citus})
 
 has() { local p; for p in "${PHASES[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 
@@ -43,16 +44,26 @@ bench() {
   DATABASE_URL="$url" VERDICT_ADMIN_DB="$admin" "$@" 2>&1 | tee "$OUT/$label-$name.txt"
 }
 
-for target in plain citus; do
-  url="$PLAIN_URL"
-  [ "$target" = citus ] && url="$CITUS_URL"
-  if has ingest; then
-    bench "$target" "$url" events bash benches/load.sh "$SECS" events
-    bench "$target" "$url" batch bash benches/load.sh "$SECS" batch
-  fi
-  if has results; then bench "$target" "$url" results bash benches/results.sh; fi
-  if has render; then bench "$target" "$url" render bash benches/render.sh; fi
+url_of() { if [ "$1" = citus ]; then echo "$CITUS_URL"; else echo "$PLAIN_URL"; fi; }
+
+# The phases built by `cargo bench` first, then those of the release server: cargo builds the
+# library again for each of the two, so alternating them would rebuild it every time.
+for target in "${TARGETS[@]}"; do
+  if has results; then bench "$target" "$(url_of "$target")" results bash benches/results.sh; fi
+  if has render; then bench "$target" "$(url_of "$target")" render bash benches/render.sh; fi
 done
+if has ingest; then
+  # VERDICT_BIN=… measures that server binary, unbuilt (as benches/load.sh does).
+  if [ -z "${VERDICT_BIN:-}" ]; then
+    say "building the release server"
+    cargo build --release --features ssr --bin verdict -q
+  fi
+  export VERDICT_BIN="${VERDICT_BIN:-./target/release/verdict}"
+  for target in "${TARGETS[@]}"; do
+    bench "$target" "$(url_of "$target")" events bash benches/load.sh "$SECS" events
+    bench "$target" "$(url_of "$target")" batch bash benches/load.sh "$SECS" batch
+  done
+fi
 
 if has explain; then
   say "EXPLAIN on Citus: the per-user rollup read and the per-day series of the 10M-event experiment"
