@@ -19,7 +19,9 @@ ONLY="${2:-all}"   # "resolve" runs phase 1 only, "ofrep" phases 1 to 1d, "event
 command -v wrk >/dev/null || apt_install wrk
 if [ -z "${DATABASE_URL:-}" ]; then start_private_postgres verdict; fi
 BENCH_URL="$(database_url_for "$DATABASE_URL" verdict_bench)"
-psql "$(database_url_for "$DATABASE_URL" postgres)" -q -c "drop database if exists verdict_bench with (force)" -c "create database verdict_bench"
+# VERDICT_ADMIN_DB: the database to issue them from (on Citus, one with the extension, which
+# then makes and drops the database on the workers too: benches/citus.sh).
+psql "$(database_url_for "$DATABASE_URL" "${VERDICT_ADMIN_DB:-postgres}")" -q -c "drop database if exists verdict_bench with (force)" -c "create database verdict_bench"
 
 # VERDICT_BIN=… measures another build of the server (e.g. an older commit's, for a same-run
 # comparison); by default this checkout's, built first.

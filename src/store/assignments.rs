@@ -34,11 +34,28 @@ const PROBE: &str = "cross join lateral (
     offset 0
 ) a";
 
+/// `PROBE` for Citus, which cannot push a lateral subquery with `OFFSET` down to the shards:
+/// a join on the whole key, which it runs on each shard (each worker's planner probes the
+/// primary key per row of a small batch).
+const CITUS_PROBE: &str = "join lateral (
+    select id, variant, tenant_id, experiment_id, user_id from assignments
+) a on a.tenant_id = x.t and a.experiment_id = x.e and a.user_id = x.u";
+
 /// The assignment of each of `keys`, by position (`None`: the user has none). One statement;
 /// ids and arm keys come back.
 pub async fn assignments(
     conn: &mut PgConnection,
     keys: &[Key<'_>],
+) -> sqlx::Result<Vec<Option<Assigned>>> {
+    let citus = super::citus::on_citus(&mut *conn).await?;
+    assignments_as(conn, keys, citus).await
+}
+
+/// `assignments` in the statement form for Citus (`citus`) or for plain PostgreSQL.
+pub async fn assignments_as(
+    conn: &mut PgConnection,
+    keys: &[Key<'_>],
+    citus: bool,
 ) -> sqlx::Result<Vec<Option<Assigned>>> {
     let mut found = vec![None; keys.len()];
     if keys.is_empty() {
@@ -52,7 +69,10 @@ pub async fn assignments(
              {PROBE}"
         )
     });
-    let rows: Vec<(i64, Uuid, String)> = sqlx::query_as(READ.as_str())
+    // Dynamic SQL (not `query!`): `READ` with `CITUS_PROBE`.
+    static CITUS_READ: LazyLock<String> = LazyLock::new(|| READ.replace(PROBE, CITUS_PROBE));
+    let sql = if citus { &CITUS_READ } else { &READ };
+    let rows: Vec<(i64, Uuid, String)> = sqlx::query_as(sql.as_str())
         .bind(keys.iter().map(|k| k.tenant).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.experiment).collect::<Vec<_>>())
         .bind(keys.iter().map(|k| k.user).collect::<Vec<_>>())
@@ -74,6 +94,19 @@ pub async fn create_assignments(
     conn: &mut PgConnection,
     create: &[(Key<'_>, Variant)],
     now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Option<Assigned>>> {
+    let citus = super::citus::on_citus(&mut *conn).await?;
+    create_assignments_as(conn, create, now, citus).await
+}
+
+/// `create_assignments` in the statement form for Citus (`citus`) or for plain PostgreSQL. On
+/// Citus the statement's parts run one after the other, so the probe sees the assignments just
+/// created too: those come back twice, by id and by position, which is the same answer.
+pub async fn create_assignments_as(
+    conn: &mut PgConnection,
+    create: &[(Key<'_>, Variant)],
+    now: DateTime<Utc>,
+    citus: bool,
 ) -> sqlx::Result<Vec<Option<Assigned>>> {
     let mut found = vec![None; create.len()];
     if create.is_empty() {
@@ -104,7 +137,10 @@ pub async fn create_assignments(
              select x.ord, a.id, a.variant from x {PROBE}"
         )
     });
-    let rows: Vec<(Option<i64>, Uuid, Option<String>)> = sqlx::query_as(CREATE.as_str())
+    // Dynamic SQL (not `query!`): `CREATE` with `CITUS_PROBE`.
+    static CITUS_CREATE: LazyLock<String> = LazyLock::new(|| CREATE.replace(PROBE, CITUS_PROBE));
+    let sql = if citus { &CITUS_CREATE } else { &CREATE };
+    let rows: Vec<(Option<i64>, Uuid, Option<String>)> = sqlx::query_as(sql.as_str())
         .bind(create.iter().map(|(k, _)| k.tenant).collect::<Vec<_>>())
         .bind(create.iter().map(|(k, _)| k.experiment).collect::<Vec<_>>())
         .bind(create.iter().map(|(k, _)| k.user).collect::<Vec<_>>())

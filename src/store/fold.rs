@@ -106,6 +106,31 @@ pub fn is_data_error(err: &sqlx::Error) -> bool {
 /// `fold_quarantine`: everyone else's events keep being folded, and the progress moves past
 /// the quarantined ones, so no result reads them until they are repaired and released.
 pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Folded>> {
+    let citus = super::citus::on_citus(&mut *conn).await?;
+    fold_as(conn, limit, citus).await
+}
+
+/// The events after their streams' progress, as `ev` with their stream (`s.stream, e.*`), in
+/// the form for Citus: the streams (a reference table) joined with the events, which Citus
+/// runs on every shard, and the first `limit` keys of all in key order. Keys order by stream,
+/// then by count, so those are a prefix of each stream's events after its progress, as the
+/// fold needs (it moves each stream's progress to the last it took); the oldest streams are
+/// folded first. (The plain form takes up to `limit` per stream with a lateral subquery,
+/// which Citus refuses.)
+fn citus_window(columns: &str) -> String {
+    format!(
+        "select {columns} from ingest_streams s join events e on {}
+         order by e.fold_key limit $1",
+        after_progress().replace("fold_key", "e.fold_key")
+    )
+}
+
+/// `fold` in the statement form for Citus (`citus`) or for plain PostgreSQL.
+pub async fn fold_as(
+    conn: &mut PgConnection,
+    limit: i64,
+    citus: bool,
+) -> sqlx::Result<Option<Folded>> {
     // Dynamic SQL (not `query!`): `unfolded_events`, `add_to_user_metrics`, `LATENCIES_OF_EV`.
     static FOLD: LazyLock<String> = LazyLock::new(|| {
         format!(
@@ -125,6 +150,24 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
             super::sketches::LATENCIES_OF_EV
         )
     });
+    // Dynamic SQL (not `query!`): `FOLD` with the window of `citus_window`.
+    static CITUS_FOLD: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with ev as materialized ({}),
+             folded as ({}),
+             progress as (
+                 update ingest_streams t
+                 set folded_through = p.through - (t.stream << {SEQ_BITS})
+                 from (select stream, max(fold_key) as through from ev group by stream) p
+                 where t.stream = p.stream
+             )
+             {}",
+            citus_window("s.stream, e.*"),
+            add_to_user_metrics("ev"),
+            super::sketches::LATENCIES_OF_EV
+        )
+    });
+    let sql = if citus { &CITUS_FOLD } else { &FOLD };
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let locked: bool = sqlx::query_scalar!(
         r#"select pg_try_advisory_xact_lock($1) as "locked!""#,
@@ -136,7 +179,7 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
         return Ok(None);
     }
     sqlx::query!("savepoint whole").execute(&mut *tx).await?;
-    let folded = match sqlx::query_as::<_, FoldedLatencies>(FOLD.as_str())
+    let folded = match sqlx::query_as::<_, FoldedLatencies>(sql.as_str())
         .bind(limit)
         .fetch_all(&mut *tx)
         .await
@@ -156,7 +199,7 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
                 .execute(&mut *tx)
                 .await?;
             tracing::warn!(error = %err, "some events cannot be folded; finding them");
-            fold_around_poison(&mut tx, limit).await?
+            fold_around_poison(&mut tx, limit, citus).await?
         }
         Err(err) => return Err(err),
     };
@@ -169,7 +212,11 @@ pub async fn fold(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Option<Fo
 /// first; the others are numbered by user and folded range by range of users, a range that
 /// fails is halved, and a single user whose events still fail has them quarantined with the
 /// database's reason. A user's rollup row is thus never left holding part of a poison.
-async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Folded> {
+async fn fold_around_poison(
+    conn: &mut PgConnection,
+    limit: i64,
+    citus: bool,
+) -> sqlx::Result<Folded> {
     // Dynamic SQL (not `query!`): composed from `unfolded_events` and `OUT_OF_BOUNDS`.
     static WINDOW: LazyLock<String> = LazyLock::new(|| {
         format!(
@@ -180,6 +227,19 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
                     not ({OUT_OF_BOUNDS}) as in_bounds
              from {}",
             unfolded_events("", "limit $1")
+        )
+    });
+    // Dynamic SQL (not `query!`): `WINDOW` with the window of `citus_window`.
+    static CITUS_WINDOW: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "create temporary table fold_window on commit drop as
+             select dense_rank() over (order by experiment_id, tenant_id, user_id) as ord,
+                    stream, experiment_id, id, tenant_id, user_id, fold_key, in_bounds
+             from ({}) w",
+            citus_window(&format!(
+                "s.stream, e.experiment_id, e.id, e.tenant_id, e.user_id, e.fold_key,
+                 not ({OUT_OF_BOUNDS}) as in_bounds"
+            ))
         )
     });
     // Not `query!`: it reads `fold_window`, a temporary table, unknown to the macros.
@@ -206,7 +266,25 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
             super::sketches::LATENCIES_OF_EV
         )
     });
-    sqlx::query(WINDOW.as_str())
+    // Dynamic SQL (not `query!`): `RANGE` for Citus, which joins its distributed events with
+    // no temporary table: the window's part is read first (a CTE it runs on its own).
+    static CITUS_RANGE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with w as materialized (
+                 select experiment_id, id from fold_window
+                 where ord between $1 and $2 and in_bounds
+             ),
+             ev as materialized (
+                 select e.* from w join events e on e.experiment_id = w.experiment_id and e.id = w.id
+             ),
+             folded as ({})
+             {}",
+            add_to_user_metrics("ev"),
+            super::sketches::LATENCIES_OF_EV
+        )
+    });
+    let range = if citus { &CITUS_RANGE } else { &RANGE };
+    sqlx::query(if citus { &CITUS_WINDOW } else { &WINDOW })
         .bind(limit)
         .execute(&mut *conn)
         .await?;
@@ -229,7 +307,7 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
             continue;
         }
         sqlx::query!("savepoint part").execute(&mut *conn).await?;
-        match sqlx::query_as::<_, FoldedLatencies>(RANGE.as_str())
+        match sqlx::query_as::<_, FoldedLatencies>(range.as_str())
             .bind(a)
             .bind(b)
             .fetch_all(&mut *conn)
@@ -281,7 +359,31 @@ async fn fold_around_poison(conn: &mut PgConnection, limit: i64) -> sqlx::Result
              where t.stream = p.stream"
         )
     });
-    sqlx::query(PROGRESS.as_str()).execute(&mut *conn).await?;
+    if citus {
+        // Citus updates its reference table from no temporary table: the progress is read
+        // first, and sent back as arrays.
+        // The statement below writes `SEQ_BITS` as the literal a `query!` needs.
+        const _: () = assert!(SEQ_BITS == 40);
+        // Not `query!`: `fold_window` is a temporary table, unknown to the macros.
+        let (streams, through): (Vec<i64>, Vec<i64>) = sqlx::query_as::<_, (i64, i64)>(
+            "select stream, max(fold_key) from fold_window group by stream",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .unzip();
+        sqlx::query!(
+            "update ingest_streams t set folded_through = p.through - (t.stream << 40)
+             from unnest($1::int8[], $2::int8[]) as p(stream, through)
+             where t.stream = p.stream",
+            &streams,
+            &through
+        )
+        .execute(&mut *conn)
+        .await?;
+    } else {
+        sqlx::query(PROGRESS.as_str()).execute(&mut *conn).await?;
+    }
     Ok(Folded {
         events: u64::try_from(n).unwrap_or(0),
         quarantined,
@@ -364,6 +466,32 @@ pub async fn release_quarantined(pool: &PgPool) -> sqlx::Result<u64> {
 /// Forgets the streams of writers long gone (a writer takes a new stream at least hourly)
 /// whose events are all folded.
 pub async fn forget_finished_streams(conn: &mut PgConnection) -> sqlx::Result<u64> {
+    let citus = super::citus::on_citus(&mut *conn).await?;
+    forget_finished_streams_as(conn, citus).await
+}
+
+/// `forget_finished_streams` in the statement form for Citus (`citus`) or for plain
+/// PostgreSQL. Citus refuses a correlated subquery over the events in a statement that
+/// changes the streams (a reference table): there the streams that still have events after
+/// their progress are found by a join, and taken away from the old ones.
+pub async fn forget_finished_streams_as(conn: &mut PgConnection, citus: bool) -> sqlx::Result<u64> {
+    // Dynamic SQL (not `query!`): composed from `after_progress`.
+    static CITUS_FORGET: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "delete from ingest_streams where stream in (
+                 select stream from ingest_streams where created_at < now() - interval '1 day'
+                 except
+                 select s.stream from ingest_streams s join events e on {}
+             )",
+            after_progress().replace("fold_key", "e.fold_key")
+        )
+    });
+    if citus {
+        return Ok(sqlx::query(CITUS_FORGET.as_str())
+            .execute(conn)
+            .await?
+            .rows_affected());
+    }
     // Dynamic SQL (not `query!`): composed from `after_progress`.
     static FORGET: LazyLock<String> = LazyLock::new(|| {
         format!(

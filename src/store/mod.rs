@@ -25,6 +25,7 @@ fn variant(name: &str) -> sqlx::Result<crate::domain::assignment::Variant> {
 
 pub mod assignments;
 pub mod audit;
+pub mod citus;
 pub mod copy;
 pub mod daily;
 pub mod deployments;

@@ -71,7 +71,9 @@ pub(super) async fn write(
 ) -> anyhow::Result<Vec<Outcome>> {
     let small =
         events.len() < COPY_AT_LEAST && events.iter().all(|e| e.draft.idempotency_key.is_none());
-    if small {
+    // On Citus the one statement's parts would run one after the other, from the coordinator:
+    // nothing is saved, and its lateral look-ups are refused there (docs/SCALING.md).
+    if small && !store::citus::on_citus(conn).await? {
         match write_small(conn, stream, cache, events, shard).await {
             Ok(outcomes) => return Ok(outcomes),
             Err(err) if store::events::is_retry(&err) => {}
