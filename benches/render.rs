@@ -1,6 +1,7 @@
 //! Server render time of the admin UI's pages: the dashboard with 200 experiments, and the
 //! results page of an experiment with 1,000,000 events (served from its stored snapshot,
-//! charts drawn per request). The app runs in-process exactly as `verdict serve` builds it
+//! charts drawn per request), with two arms and with eight (the same events spread over
+//! eight arms: a column per arm, seven comparisons, charts of eight series). The app runs in-process exactly as `verdict serve` builds it
 //! (background tasks included) and is asked over HTTP on loopback, one request at a time.
 //!
 //! `DATABASE_URL=… cargo bench --bench render --features ssr`
@@ -11,6 +12,68 @@ use verdict::domain::experiment::{Action, ExperimentInput};
 use verdict::domain::{Principal, Role};
 use verdict::server::{Application, Settings};
 use verdict::service::{experiments, results, tokens};
+
+/// The arms of the eight-arm experiment.
+const EIGHT: [&str; 8] = ["control", "b", "c", "d", "e", "f", "g", "h"];
+
+/// An experiment of the eight arms `EIGHT`, 12 % of traffic each.
+fn input_eight(name: &str, target: &str) -> anyhow::Result<ExperimentInput> {
+    let mut v = serde_json::to_value(input(name, target)?)?;
+    let o = v
+        .as_object_mut()
+        .ok_or_else(|| anyhow::anyhow!("not an object"))?;
+    o.remove("control");
+    o.remove("treatment");
+    o.insert(
+        "variants".into(),
+        EIGHT
+            .iter()
+            .map(|k| serde_json::json!({"key": k, "name": format!("Template {k}"), "configuration": {"templateId": k}}))
+            .collect(),
+    );
+    o.insert(
+        "allocation".into(),
+        EIGHT
+            .iter()
+            .map(|k| ((*k).to_owned(), serde_json::json!(12)))
+            .collect(),
+    );
+    Ok(serde_json::from_value(v)?)
+}
+
+/// 1,000,000 events from 100,000 users over 14 days, spread over `arms` by user (rollups
+/// generated with SQL, as benches/results.rs does).
+async fn fill(pool: &sqlx::PgPool, id: uuid::Uuid, arms: &[&str]) -> anyhow::Result<()> {
+    let arms: Vec<String> = arms.iter().map(|a| (*a).to_owned()).collect();
+    sqlx::query(
+        "insert into user_metrics (experiment_id, tenant_id, user_id, variant, events, errors,
+             quality_n, quality_sum, latency_n, latency_sum, tokens_n, tokens_sum, cost_n,
+             cost_sum, positive, negative, neutral, first_ts, last_ts)
+         select $1, 'acme', 'user-' || g, ($2::text[])[1 + g % cardinality($2::text[])],
+             10, (random() * 0.3)::int, 10, 10 * (0.6 + 0.05 * (g % 2) + random() * 0.2),
+             10, 10 * 1000 * exp(random()), 10, 10 * (800 + random() * 400), 10,
+             10 * 0.004 * (0.5 + random()), (random() * 3)::int, (random() * 2)::int,
+             (random() * 2)::int, now() - interval '7 days', now()
+         from generate_series(1, 100000) g",
+    )
+    .bind(id)
+    .bind(&arms)
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "insert into daily_metrics (experiment_id, day, variant, events, quality_n, quality_mean,
+             quality_m2, latency_n, latency_mean, latency_m2)
+         select $1, current_date - d, v, 71428 / cardinality($2::text[]),
+             71428 / cardinality($2::text[]), 0.65 + random() * 0.05, 357.14,
+             71428 / cardinality($2::text[]), 1500, 35714 * 250000.0
+         from generate_series(0, 13) d, unnest($2::text[]) v",
+    )
+    .bind(id)
+    .bind(&arms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
 
 fn input(name: &str, target: &str) -> anyhow::Result<ExperimentInput> {
     Ok(serde_json::from_value(serde_json::json!({
@@ -111,33 +174,25 @@ async fn main() -> anyhow::Result<()> {
     experiments::transition(&pool, &root, big.id, Action::Start, false)
         .await
         .map_err(err)?;
-    sqlx::query(
-        "insert into user_metrics (experiment_id, tenant_id, user_id, variant, events, errors,
-             quality_n, quality_sum, latency_n, latency_sum, tokens_n, tokens_sum, cost_n,
-             cost_sum, positive, negative, neutral, first_ts, last_ts)
-         select $1, 'acme', 'user-' || g, case when g % 2 = 0 then 'control' else 'treatment' end,
-             10, (random() * 0.3)::int, 10, 10 * (0.6 + 0.05 * (g % 2) + random() * 0.2),
-             10, 10 * 1000 * exp(random()), 10, 10 * (800 + random() * 400), 10,
-             10 * 0.004 * (0.5 + random()), (random() * 3)::int, (random() * 2)::int,
-             (random() * 2)::int, now() - interval '7 days', now()
-         from generate_series(1, 100000) g",
+    fill(&pool, big.id, &["control", "treatment"]).await?;
+    let eight = experiments::create(
+        &pool,
+        &root,
+        input_eight("one million events, eight arms", &format!("eight-{run}"))?,
     )
-    .bind(big.id)
-    .execute(&pool)
-    .await?;
-    sqlx::query(
-        "insert into daily_metrics (experiment_id, day, variant, events, quality_n, quality_mean,
-             quality_m2, latency_n, latency_mean, latency_m2)
-         select $1, current_date - d, v, 35714, 35714, 0.65 + random() * 0.05, 357.14,
-             35714, 1500, 35714 * 250000.0
-         from generate_series(0, 13) d, unnest(array['control', 'treatment']) v",
-    )
-    .bind(big.id)
-    .execute(&pool)
-    .await?;
+    .await
+    .map_err(err)?;
+    experiments::transition(&pool, &root, eight.id, Action::Start, false)
+        .await
+        .map_err(err)?;
+    fill(&pool, eight.id, &EIGHT).await?;
     sqlx::query("analyze").execute(&pool).await?;
     let big = experiments::get(&pool, &root, big.id).await.map_err(err)?;
     results::recompute(&pool, &big).await.map_err(err)?;
+    let eight = experiments::get(&pool, &root, eight.id)
+        .await
+        .map_err(err)?;
+    results::recompute(&pool, &eight).await.map_err(err)?;
 
     let token = tokens::create(&pool, Role::SuperAdmin, None, "render bench")
         .await
@@ -166,6 +221,10 @@ async fn main() -> anyhow::Result<()> {
         (
             "results page, 1,000,000 events (snapshot + 3 charts)",
             format!("/experiments/{}", big.id),
+        ),
+        (
+            "results page, 1,000,000 events, eight arms (snapshot + 3 charts of 8 series)",
+            format!("/experiments/{}", eight.id),
         ),
         ("creation wizard, step 1", "/experiments/new".to_owned()),
     ] {

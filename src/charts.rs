@@ -61,7 +61,7 @@ const CATEGORY_COLOURS: [RGBColor; 3] = [
     RGBColor(213, 94, 0),
 ];
 
-/// How an arm is named on the charts (two arms today; k arms will bring their own names).
+/// How an arm of the two-arm shape is named on its charts (k arms bring their own names).
 fn arm_name(variant: Variant) -> &'static str {
     if variant == Variant::Control {
         "Control"
@@ -376,6 +376,19 @@ pub fn quality_over_time(points: &[DayPoint]) -> String {
     quality_lines(&arms)
 }
 
+/// Mean quality per day of any number of arms: each arm's name and its points, control
+/// first.
+pub fn quality_over_time_arms(arms: &[(String, Vec<DayPoint>)]) -> String {
+    let arms: Vec<QualityArm<'_>> = arms
+        .iter()
+        .map(|(name, points)| QualityArm {
+            name,
+            points: points.iter().collect(),
+        })
+        .collect();
+    quality_lines(&arms)
+}
+
 fn quality_lines(arms: &[QualityArm<'_>]) -> String {
     let title = "Quality over time";
     let all = || arms.iter().flat_map(|a| a.points.iter().copied());
@@ -504,6 +517,105 @@ pub fn latency_distribution(d: &Distribution) -> String {
     )
 }
 
+/// Users' mean latency of any number of arms, each given as its name and a histogram
+/// (its own pair's bins). Histograms on the same bins are drawn as they are; otherwise each
+/// is spread over common bins (evenly within each of its bins, which the description says).
+pub fn latency_distribution_arms(arms: &[(String, &[f64], &[u64])], scale: Scale) -> String {
+    let Some((_, first, _)) = arms
+        .iter()
+        .find(|(_, e, c)| e.len() == c.len() + 1 && !c.is_empty())
+    else {
+        return empty("Latency distribution", "No latency data yet");
+    };
+    let same = arms.iter().all(|(_, e, c)| c.is_empty() || e == first);
+    if same {
+        let named: Vec<(&str, &[u64])> = arms.iter().map(|(n, _, c)| (n.as_str(), *c)).collect();
+        return latency_bars(first, scale, &named);
+    }
+    let lo = arms
+        .iter()
+        .filter_map(|(_, e, _)| e.first().copied())
+        .fold(f64::INFINITY, f64::min);
+    let hi = arms
+        .iter()
+        .filter_map(|(_, e, _)| e.last().copied())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let log = scale == Scale::Log && lo > 0.0;
+    let bins = first.len() - 1;
+    let edges: Vec<f64> = (0..=bins)
+        .map(|i| {
+            let f = i as f64 / bins as f64;
+            if log {
+                (lo.ln() + (hi.ln() - lo.ln()) * f).exp()
+            } else {
+                lo + (hi - lo) * f
+            }
+        })
+        .collect();
+    let counts: Vec<Vec<u64>> = arms
+        .iter()
+        .map(|(_, e, c)| rebin(e, c, &edges, log))
+        .collect();
+    let named: Vec<(&str, &[u64])> = arms
+        .iter()
+        .zip(&counts)
+        .map(|((n, _, _), c)| (n.as_str(), c.as_slice()))
+        .collect();
+    let svg = latency_bars(&edges, if log { Scale::Log } else { Scale::Linear }, &named);
+    svg.replacen(
+        "</desc>",
+        " Each arm was binned with the control in its own comparison; the counts are spread evenly over these common bins, so the shape is approximate.</desc>",
+        1,
+    )
+}
+
+/// `counts` on bins `from` spread over bins `to` in proportion to the overlap (in log space
+/// when `log`), rounded so that the total stays the same.
+fn rebin(from: &[f64], counts: &[u64], to: &[f64], log: bool) -> Vec<u64> {
+    let t = |x: f64| {
+        if log {
+            x.max(f64::MIN_POSITIVE).ln()
+        } else {
+            x
+        }
+    };
+    let bins = to.len().saturating_sub(1);
+    let mut shares = vec![0.0f64; bins];
+    for (i, n) in counts.iter().enumerate() {
+        let (Some(&a), Some(&b)) = (from.get(i), from.get(i + 1)) else {
+            continue;
+        };
+        let (a, b) = (t(a), t(b));
+        for (j, share) in shares.iter_mut().enumerate() {
+            let (c, d) = (t(to[j]), t(to[j + 1]));
+            let overlap = (b.min(d) - a.max(c)).max(0.0);
+            let part = if b > a {
+                overlap / (b - a)
+            } else if a >= c && a < d || (j + 1 == bins && a == d) {
+                1.0
+            } else {
+                0.0
+            };
+            *share += *n as f64 * part;
+        }
+    }
+    let total: u64 = counts.iter().sum();
+    let mut out: Vec<u64> = shares.iter().map(|s| s.floor() as u64).collect();
+    let mut left = total.saturating_sub(out.iter().sum());
+    let mut order: Vec<usize> = (0..bins).collect();
+    order.sort_by(|x, y| {
+        (shares[*y] - shares[*y].floor()).total_cmp(&(shares[*x] - shares[*x].floor()))
+    });
+    for j in order {
+        if left == 0 {
+            break;
+        }
+        out[j] += 1;
+        left -= 1;
+    }
+    out
+}
+
 fn latency_bars(edges: &[f64], scale: Scale, arms: &[(&str, &[u64])]) -> String {
     let title = "Latency distribution";
     let bins = arms.iter().map(|(_, c)| c.len()).min().unwrap_or(0);
@@ -603,6 +715,31 @@ pub fn satisfaction_breakdown(c: &CategoryData) -> String {
             (arm_name(Variant::Treatment), c.treatment.as_slice()),
         ],
     )
+}
+
+/// Feedback per category of any number of arms: each arm's name and counts, control first.
+pub fn satisfaction_breakdown_arms(categories: &[String], arms: &[(String, Vec<u64>)]) -> String {
+    let named: Vec<(&str, &[u64])> = arms
+        .iter()
+        .map(|(n, c)| (n.as_str(), c.as_slice()))
+        .collect();
+    satisfaction_bars(categories, &named)
+}
+
+/// How an arm is named on the k-arm charts: its name, shortened to fit a legend or an axis
+/// (the key when it has none).
+pub fn chart_arm_name(key: &str, name: &str) -> String {
+    const MOST: usize = 16;
+    let name = name.trim();
+    if name.is_empty() {
+        return key.to_owned();
+    }
+    if name.chars().count() <= MOST {
+        name.to_owned()
+    } else {
+        let short: String = name.chars().take(MOST - 1).collect();
+        format!("{}…", short.trim_end())
+    }
 }
 
 fn satisfaction_bars(categories: &[String], arms: &[(&str, &[u64])]) -> String {
@@ -900,5 +1037,44 @@ mod tests {
             every_kth(10, 400.0, 30.0),
             (0..10).step_by(2).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn k_arm_latency_bins_are_shared_and_keep_every_user() {
+        let a = [0.0, 10.0, 20.0];
+        let b = [0.0, 20.0, 40.0];
+        let svg = latency_distribution_arms(
+            &[
+                ("Control".into(), &a[..], &[4, 6][..]),
+                ("B".into(), &b[..], &[5, 5][..]),
+            ],
+            Scale::Linear,
+        );
+        assert!(
+            svg.contains("Control: 10 users") && svg.contains("B: 10 users"),
+            "{svg}"
+        );
+        assert!(svg.contains("approximate"));
+        assert_eq!(
+            rebin(&b, &[5, 5], &[0.0, 10.0, 20.0, 30.0, 40.0], false)
+                .iter()
+                .sum::<u64>(),
+            10
+        );
+        assert_eq!(rebin(&a, &[4, 6], &[0.0, 20.0, 40.0], false), vec![10, 0]);
+        // On the same bins, drawn as they are.
+        let same = latency_distribution_arms(
+            &[
+                ("Control".into(), &a[..], &[4, 6][..]),
+                ("B".into(), &a[..], &[1, 2][..]),
+            ],
+            Scale::Linear,
+        );
+        assert!(!same.contains("approximate"));
+        assert_eq!(
+            chart_arm_name("c", "A rather long arm name indeed"),
+            "A rather long a…"
+        );
+        assert_eq!(chart_arm_name("c", " "), "c");
     }
 }

@@ -128,9 +128,36 @@ pub struct PageExperiment {
     pub start_date: Option<chrono::DateTime<chrono::Utc>>,
     pub end_date: Option<chrono::DateTime<chrono::Utc>>,
     pub allocation: crate::domain::assignment::Allocation,
-    pub control_name: String,
-    pub treatment_name: String,
+    /// Every arm's key and name, the control first.
+    pub arms: Vec<(Variant, String)>,
     pub winner: Option<Variant>,
+}
+
+/// A treatment against the control, as the results view shows it beyond two arms.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageVersus {
+    pub comparison: Comparison,
+    /// The success criterion: `Some(true)` met, `Some(false)` not met, `None` undecided.
+    pub criterion_met: Option<bool>,
+    pub criterion_text: String,
+    /// treatment − control request p95 (ms) with its interval: (difference, lower, upper).
+    pub request_p95_difference: Option<(f64, f64, f64)>,
+}
+
+/// One arm's column of the results view beyond two arms.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageArm {
+    pub key: Variant,
+    pub name: String,
+    pub control: bool,
+    pub share: u8,
+    pub results: ArmResults,
+    /// Request-level p95 latency, ms.
+    pub request_p95: Option<f64>,
+    /// Against the control (`None` for the control).
+    pub versus: Option<PageVersus>,
 }
 
 /// What the results view shows of the report: the spec's headline figures and the
@@ -151,6 +178,11 @@ pub struct PageResults {
     pub request_p95: [Option<f64>; 2],
     /// treatment − control request p95 (ms) with its interval: (difference, lower, upper).
     pub request_p95_difference: Option<(f64, f64, f64)>,
+    /// Every arm, the control first, each treatment against the control: only beyond the
+    /// spec's two-arm shape (empty for control and treatment).
+    pub arms: Vec<PageArm>,
+    /// The arm the recommendation names, when it is to deploy one.
+    pub recommended_arm: Option<Variant>,
 }
 
 /// One line of the audit log as the page lists it.
@@ -185,16 +217,46 @@ pub async fn experiment_page(id: Uuid) -> Result<ExperimentPageData, ApiError> {
     let experiment = super::ssr::respond(crate::service::experiments::get(pool, &who, id).await)?;
     let results = super::ssr::respond(crate::service::results::results(pool, &who, id).await)?;
     let audit = super::ssr::respond(crate::service::experiments::audit(pool, &who, id).await)?;
-    let arm_name =
-        |a: Option<&crate::domain::experiment::Arm>| a.map(|a| a.name.clone()).unwrap_or_default();
-    let control_name = arm_name(experiment.spec.control());
-    let treatment_name = arm_name(experiment.spec.treatment());
+    let (quality_chart, latency_chart, satisfaction_chart) = charts(&results);
+    let p95 = |q: Option<&crate::domain::results::RequestQuantiles>| {
+        q.and_then(|q| q.p95).map(|e| e.value)
+    };
+    let p95_difference = |d: &crate::domain::results::Detail| {
+        d.request_latency
+            .as_ref()
+            .and_then(|r| r.p95_difference)
+            .map(|d| (d.diff, d.ci.lower, d.ci.upper))
+    };
+    let control_p95 = results
+        .arms
+        .iter()
+        .find_map(|a| a.versus_control.as_ref())
+        .and_then(|p| p95(p.detail.request_latency.as_ref().map(|r| &r.control)));
+    let arms: Vec<PageArm> = results
+        .arms
+        .iter()
+        .map(|a| PageArm {
+            key: a.key,
+            name: a.name.clone(),
+            control: a.control,
+            share: a.share,
+            results: a.results.clone(),
+            request_p95: match &a.versus_control {
+                None => control_p95,
+                Some(p) => p95(p.detail.request_latency.as_ref().map(|r| &r.treatment)),
+            },
+            versus: a.versus_control.as_ref().map(|p| PageVersus {
+                comparison: p.comparison.clone(),
+                criterion_met: p.detail.success_criterion.met,
+                criterion_text: p.detail.success_criterion.text.clone(),
+                request_p95_difference: p95_difference(&p.detail),
+            }),
+        })
+        .collect();
     Ok(ExperimentPageData {
-        quality_chart: crate::charts::quality_over_time(&results.charts.quality_over_time),
-        latency_chart: crate::charts::latency_distribution(&results.charts.latency_distribution),
-        satisfaction_chart: crate::charts::satisfaction_breakdown(
-            &results.charts.satisfaction_breakdown,
-        ),
+        quality_chart,
+        latency_chart,
+        satisfaction_chart,
         experiment: PageExperiment {
             id: experiment.id,
             name: experiment.spec.name,
@@ -203,31 +265,29 @@ pub async fn experiment_page(id: Uuid) -> Result<ExperimentPageData, ApiError> {
             start_date: experiment.start_date,
             end_date: experiment.end_date,
             allocation: experiment.spec.allocation,
-            control_name,
-            treatment_name,
+            arms: experiment
+                .spec
+                .variants
+                .iter()
+                .map(|a| (a.key, a.name.clone()))
+                .collect(),
             winner: experiment.winner,
         },
         results: PageResults {
             control: results.control,
             treatment: results.treatment,
             comparison: results.comparison,
-            reasons: results.detail.reasons,
+            reasons: results.detail.reasons.clone(),
             sequential: results.detail.sequential,
-            decided_by: results.detail.decided_by,
+            decided_by: results.detail.decided_by.clone(),
             winner: results.detail.winner,
             request_p95: {
-                let p95 = |q: Option<&crate::domain::results::RequestQuantiles>| {
-                    q.and_then(|q| q.p95).map(|e| e.value)
-                };
                 let r = results.detail.request_latency.as_ref();
                 [p95(r.map(|r| &r.control)), p95(r.map(|r| &r.treatment))]
             },
-            request_p95_difference: results
-                .detail
-                .request_latency
-                .as_ref()
-                .and_then(|r| r.p95_difference)
-                .map(|d| (d.diff, d.ci.lower, d.ci.upper)),
+            request_p95_difference: p95_difference(&results.detail),
+            arms,
+            recommended_arm: results.recommended_arm,
         },
         audit: audit
             .into_iter()
@@ -239,4 +299,87 @@ pub async fn experiment_page(id: Uuid) -> Result<ExperimentPageData, ApiError> {
             .collect(),
         can_manage: who.can_manage(),
     })
+}
+
+/// The results view's three charts (SVG): the report's own for the two-arm shape; beyond it,
+/// one series per arm, built from each treatment's comparison with the control (the
+/// control's series from the first).
+#[cfg(feature = "ssr")]
+pub fn charts(results: &ResultsReport) -> (String, String, String) {
+    use crate::charts::*;
+    if results.arms.is_empty() {
+        let c = &results.charts;
+        return (
+            quality_over_time(&c.quality_over_time),
+            latency_distribution(&c.latency_distribution),
+            satisfaction_breakdown(&c.satisfaction_breakdown),
+        );
+    }
+    let Some(first) = results
+        .arms
+        .iter()
+        .find_map(|a| a.versus_control.as_deref())
+    else {
+        return Default::default();
+    };
+    // Each arm's side of its pair: the control's from the first pair.
+    let sides: Vec<(String, &crate::domain::results::Charts, bool)> = results
+        .arms
+        .iter()
+        .map(|a| {
+            let name = chart_arm_name(a.key.as_str(), &a.name);
+            match &a.versus_control {
+                None => (name, &first.charts, true),
+                Some(p) => (name, &p.charts, false),
+            }
+        })
+        .collect();
+    let side = |control: bool| {
+        if control {
+            Variant::Control
+        } else {
+            Variant::Treatment
+        }
+    };
+    let quality: Vec<(String, Vec<crate::domain::results::DayPoint>)> = sides
+        .iter()
+        .map(|(name, c, control)| {
+            let points = c
+                .quality_over_time
+                .iter()
+                .filter(|p| p.variant == side(*control))
+                .cloned()
+                .collect();
+            (name.clone(), points)
+        })
+        .collect();
+    let latency: Vec<(String, &[f64], &[u64])> = sides
+        .iter()
+        .map(|(name, c, control)| {
+            let d = &c.latency_distribution;
+            let counts = if *control { &d.control } else { &d.treatment };
+            (name.clone(), d.edges.as_slice(), counts.as_slice())
+        })
+        .collect();
+    let scale = sides
+        .iter()
+        .map(|(_, c, _)| c.latency_distribution.scale)
+        .find(|s| *s == crate::domain::results::Scale::Log)
+        .unwrap_or_default();
+    let satisfaction: Vec<(String, Vec<u64>)> = sides
+        .iter()
+        .map(|(name, c, control)| {
+            let d = &c.satisfaction_breakdown;
+            let counts = if *control { &d.control } else { &d.treatment };
+            (name.clone(), counts.clone())
+        })
+        .collect();
+    (
+        quality_over_time_arms(&quality),
+        latency_distribution_arms(&latency, scale),
+        satisfaction_breakdown_arms(
+            &first.charts.satisfaction_breakdown.categories,
+            &satisfaction,
+        ),
+    )
 }

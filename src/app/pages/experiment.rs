@@ -2,8 +2,8 @@
 //! charts, the recommendation with its reasons, actions with confirmation, the audit log.
 
 use crate::api::{
-    ApiError, ExperimentPageData, PageResults, change_status, declare_winner, deploy_winner,
-    experiment_page,
+    ApiError, ExperimentPageData, PageArm, PageResults, change_status, declare_winner,
+    deploy_winner, experiment_page,
 };
 use crate::app::components::StatusBadge;
 use crate::app::format::{date, date_time};
@@ -194,6 +194,141 @@ fn Comparison(report: PageResults) -> impl IntoView {
     }
 }
 
+/// Beyond two arms: one column per arm (control first) with its headline metrics, then each
+/// treatment against the control: its changes, significance, criterion and verdict.
+#[component]
+fn ArmsTable(
+    arms: Vec<PageArm>,
+    recommended: Option<Variant>,
+    winner: Option<Variant>,
+) -> impl IntoView {
+    let k = arms.len();
+    let cell = |arm: &PageArm, metric: &'static str, content: AnyView| {
+        view! {
+            <td data-arm=arm.key.as_str().to_owned() data-metric=metric>{content}</td>
+        }
+    };
+    let row = |label: &'static str, title: Option<&'static str>, cells: Vec<AnyView>| {
+        view! {
+            <tr>
+                <th scope="row" title=title>{label}</th>
+                {cells}
+            </tr>
+        }
+    };
+    let metrics = |f: &dyn Fn(&PageArm) -> AnyView, metric: &'static str| -> Vec<AnyView> {
+        arms.iter()
+            .map(|a| cell(a, metric, f(a)).into_any())
+            .collect()
+    };
+    let versus =
+        |f: &dyn Fn(&crate::api::PageVersus) -> AnyView, metric: &'static str| -> Vec<AnyView> {
+            arms.iter()
+                .map(|a| {
+                    let content = match &a.versus {
+                        Some(v) => f(v),
+                        None => view! { <span class="muted">"baseline"</span> }.into_any(),
+                    };
+                    cell(a, metric, content).into_any()
+                })
+                .collect()
+        };
+    let change = |x: Option<f64>, lower_is_better: bool| -> AnyView {
+        match x {
+            None => view! { <span class="muted">"—"</span> }.into_any(),
+            Some(c) => {
+                let good = if lower_is_better { c < 0.0 } else { c > 0.0 };
+                let class = if c == 0.0 {
+                    "neutral"
+                } else if good {
+                    "good"
+                } else {
+                    "bad"
+                };
+                let arrow = if c > 0.0 {
+                    "▲"
+                } else if c < 0.0 {
+                    "▼"
+                } else {
+                    "•"
+                };
+                view! { <span class=format!("change {class}")><span aria-hidden="true">{arrow}" "</span>{format!("{c:+.1}%")}</span> }.into_any()
+            }
+        }
+    };
+    let heads = arms
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let is_rec = recommended == Some(a.key);
+            let is_winner = winner == Some(a.key);
+            view! {
+                <th scope="col" class=format!("arm-head{}", if is_rec { " recommended" } else { "" })
+                    style=format!("--arm: var(--arm-{})", i.min(7)) data-testid=format!("column-{}", a.key.as_str())>
+                    <span class="arm-key"><span class="swatch" aria-hidden="true"></span>{a.key.as_str().to_owned()}</span>
+                    <span class="arm-name" title=a.name.clone()>{a.name.clone()}</span>
+                    <span class="arm-share muted">{if a.control { format!("control · {}%", a.share) } else { format!("{}% of traffic", a.share) }}</span>
+                    {is_rec.then(|| view! { <span class="tag good" data-testid="recommended-arm">"Recommended"</span> })}
+                    {is_winner.then(|| view! { <span class="tag winner-tag"><Trophy />"Winner"</span> })}
+                </th>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="arms-scroll">
+            <table class=format!("arms-table arms-{k}") data-testid="arms-table">
+                <caption class="sr-only">"Every arm, and each treatment against the control"</caption>
+                <thead><tr><th scope="col" class="corner">"Arm"</th>{heads}</tr></thead>
+                <tbody>
+                    {row("Samples (users)", None, metrics(&|a| view! { {a.results.samples} }.into_any(), "samples"))}
+                    {row("Quality (avg)", None, metrics(&|a| view! { {pct(a.results.metrics.quality.mean)} }.into_any(), "quality"))}
+                    {row("Latency (P95 of users' means)", Some("The 95th percentile of the users' mean latencies (the analysis unit is the user)"),
+                        metrics(&|a| view! { {ms(a.results.metrics.latency.p95)} }.into_any(), "latency"))}
+                    {row("Request latency (P95)", Some("The 95th percentile of every request's latency (what an SLO states), within 1 %"),
+                        metrics(&|a| view! { {ms(a.request_p95)} }.into_any(), "request-p95"))}
+                    {row("Satisfaction", None, metrics(&|a| view! { {pct(a.results.metrics.satisfaction.rate())} }.into_any(), "satisfaction"))}
+                </tbody>
+                <tbody class="versus">
+                    <tr class="group"><th scope="rowgroup" colspan=k + 1>"Against the control"</th></tr>
+                    {row("Quality change", None, versus(&|v| change(v.comparison.quality_improvement, false), "quality-change"))}
+                    {row("Latency change", None, versus(&|v| change(v.comparison.latency_improvement, true), "latency-change"))}
+                    {row("Satisfaction change", None, versus(&|v| change(v.comparison.satisfaction_improvement, false), "satisfaction-change"))}
+                    {row("Significance", Some("1 − p of the criterion metric's always-valid test, against the level each comparison needs (Bonferroni over the treatments)"),
+                        versus(&|v| {
+                            let s = v.comparison.statistical_significance;
+                            let level = v.comparison.confidence_level;
+                            let width = s.map(|s| (s * 100.0).clamp(0.0, 100.0)).unwrap_or(0.0);
+                            let significant = s.is_some_and(|s| s >= level);
+                            view! {
+                                <div class="bar small-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{width:.1}") aria-label="Statistical significance">
+                                    <div class=if significant { "fill good" } else { "fill warn" } style=format!("width: {width:.1}%")></div>
+                                </div>
+                                <span>{s.map(|s| format!("{:.1}%", s * 100.0)).unwrap_or_else(|| "no data".into())}{significant.then_some(" ✓")}</span>
+                                <span class="muted small">{format!("needs {:.1}%", level * 100.0)}</span>
+                            }.into_any()
+                        }, "significance"))}
+                    {row("Criterion", None, versus(&|v| {
+                        let (text, class) = match v.criterion_met {
+                            Some(true) => ("met", "good"),
+                            Some(false) => ("not met", "bad"),
+                            None => ("undecided", "neutral"),
+                        };
+                        view! { <span class=format!("change {class}") title=v.criterion_text.clone()>{text}</span> }.into_any()
+                    }, "criterion"))}
+                    {row("Verdict", None, versus(&|v| {
+                        let (text, class) = match v.comparison.recommendation {
+                            Recommendation::DeployTreatment => ("beats the control", "good"),
+                            Recommendation::KeepControl => ("keep the control", "bad"),
+                            Recommendation::Inconclusive => ("inconclusive", "neutral"),
+                        };
+                        view! { <span class=format!("change {class}")>{text}</span> }.into_any()
+                    }, "verdict"))}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
 /// A trophy drawn in SVG (an emoji would need an emoji font, which many systems lack).
 #[component]
 fn Trophy() -> impl IntoView {
@@ -348,17 +483,44 @@ fn PageBody(
     };
     let alloc = e.allocation;
     let recommendation = r.comparison.recommendation;
-    let rec_text = match recommendation {
-        Recommendation::DeployTreatment => format!(
-            "Deploy treatment variant — it shows a {:.1}% quality change with {:.0}% confidence.",
-            r.comparison.quality_improvement.unwrap_or(0.0),
-            r.comparison.confidence_level * 100.0
-        ),
-        Recommendation::KeepControl => {
-            "Keep control variant — treatment did not show the improvement it needs.".to_owned()
+    let k_arms = !r.arms.is_empty();
+    let arm_title = |key: Variant| {
+        e.arms
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(k, n)| format!("{n} ({k})"))
+            .unwrap_or_else(|| key.to_string())
+    };
+    let rec_text = if k_arms {
+        match (recommendation, r.recommended_arm) {
+            (Recommendation::DeployTreatment, Some(key)) => {
+                let v = r.arms.iter().find(|a| a.key == key).and_then(|a| a.versus.as_ref());
+                format!(
+                    "Deploy {} — the best of the treatments that meet the criterion: a {:.1}% quality change against the control, at {:.1}% confidence for each of the {} comparisons.",
+                    arm_title(key),
+                    v.and_then(|v| v.comparison.quality_improvement).unwrap_or(0.0),
+                    v.map_or(0.0, |v| v.comparison.confidence_level * 100.0),
+                    r.arms.len() - 1
+                )
+            }
+            (Recommendation::KeepControl, _) => {
+                "Keep the control — no treatment showed the improvement it needs.".to_owned()
+            }
+            _ => "Results are inconclusive — no treatment meets the criterion yet; consider running the experiment longer.".to_owned(),
         }
-        Recommendation::Inconclusive => {
-            "Results are inconclusive — consider running the experiment longer.".to_owned()
+    } else {
+        match recommendation {
+            Recommendation::DeployTreatment => format!(
+                "Deploy treatment variant — it shows a {:.1}% quality change with {:.0}% confidence.",
+                r.comparison.quality_improvement.unwrap_or(0.0),
+                r.comparison.confidence_level * 100.0
+            ),
+            Recommendation::KeepControl => {
+                "Keep control variant — treatment did not show the improvement it needs.".to_owned()
+            }
+            Recommendation::Inconclusive => {
+                "Results are inconclusive — consider running the experiment longer.".to_owned()
+            }
         }
     };
     let button = move |label: &'static str, what: Pending, class: &'static str| {
@@ -371,7 +533,14 @@ fn PageBody(
     let declared = e.winner;
     let rollout = RwSignal::new(25u8);
     let notes = RwSignal::new(String::new());
-    let chosen = RwSignal::new(declared.unwrap_or(Variant::Treatment));
+    // The declared winner, else the recommended arm, else the first treatment.
+    let chosen = RwSignal::new(
+        declared
+            .or(r.recommended_arm)
+            .or_else(|| e.arms.get(1).map(|(k, _)| *k))
+            .unwrap_or(Variant::Treatment),
+    );
+    let arm_options = e.arms.clone();
     view! {
         <article class="experiment-page">
             <div class="page-header">
@@ -393,20 +562,38 @@ fn PageBody(
                 </div>
                 <div>
                     <span class="label">"Traffic Allocation"</span>
-                    <div class="allocation" aria-label=format!("{}% control, {}% treatment", alloc.control(), alloc.treatment())>
-                        <span class="control" style=format!("width: {}%", alloc.control())>{alloc.control()}"%"</span>
-                        <span class="treatment" style=format!("width: {}%", alloc.treatment())>{alloc.treatment()}"%"</span>
-                    </div>
+                    {if k_arms {
+                        let label = alloc.iter().map(|(k, p)| format!("{p}% {k}")).collect::<Vec<_>>().join(", ");
+                        view! {
+                            <div class="allocation" aria-label=label>
+                                {alloc.iter().enumerate().map(|(i, (k, p))| view! {
+                                    <span class=format!("arm-{}", i.min(7)) style=format!("width: {p}%") title=format!("{k}: {p}%")>{p}"%"</span>
+                                }).collect_view()}
+                            </div>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <div class="allocation" aria-label=format!("{}% control, {}% treatment", alloc.control(), alloc.treatment())>
+                                <span class="control" style=format!("width: {}%", alloc.control())>{alloc.control()}"%"</span>
+                                <span class="treatment" style=format!("width: {}%", alloc.treatment())>{alloc.treatment()}"%"</span>
+                            </div>
+                        }.into_any()
+                    }}
                 </div>
             </section>
             <h2>"Results Comparison"</h2>
-            {view! {
-            <div class="comparison-grid">
-                <VariantColumn report=r.clone() variant=Variant::Control name=e.control_name.clone() />
-                <Comparison report=r.clone() />
-                <VariantColumn report=r.clone() variant=Variant::Treatment name=e.treatment_name.clone() />
-            </div>
-            }.into_any()}
+            {if k_arms {
+                view! { <ArmsTable arms=r.arms.clone() recommended=r.recommended_arm winner=declared /> }.into_any()
+            } else {
+                let name = |i: usize| e.arms.get(i).map(|(_, n)| n.clone()).unwrap_or_default();
+                view! {
+                <div class="comparison-grid">
+                    <VariantColumn report=r.clone() variant=Variant::Control name=name(0) />
+                    <Comparison report=r.clone() />
+                    <VariantColumn report=r.clone() variant=Variant::Treatment name=name(1) />
+                </div>
+                }.into_any()
+            }}
             {view! {
             <section class="charts">
                 <figure class="chart" data-testid="chart-quality">
@@ -442,7 +629,7 @@ fn PageBody(
                     {status.is_live().then(|| button("Declare Winner", Pending::DeclareWinner, ""))}
                     {status.is_live().then(|| button("Stop Experiment", Pending::Status(Lifecycle::Stop), "danger"))}
                     {matches!(status, ExperimentStatus::Completed | ExperimentStatus::WinnerDeployed).then(|| button(
-                        if recommendation == Recommendation::DeployTreatment { "Deploy Treatment" } else { "Deploy Winner" },
+                        if recommendation == Recommendation::DeployTreatment && !k_arms { "Deploy Treatment" } else { "Deploy Winner" },
                         Pending::Deploy, ""))}
                     {matches!(status, ExperimentStatus::Draft | ExperimentStatus::Active | ExperimentStatus::Paused)
                         .then(|| button("Cancel Experiment", Pending::Status(Lifecycle::Cancel), "danger secondary"))}
@@ -457,10 +644,22 @@ fn PageBody(
                         {matches!(what, Pending::DeclareWinner | Pending::Deploy).then(|| view! {
                             <label for="winner">"Winner"</label>
                             <select id="winner" disabled=declared.is_some() on:change=move |ev| {
-                                chosen.set(if event_target_value(&ev) == "control" { Variant::Control } else { Variant::Treatment });
+                                if let Ok(key) = event_target_value(&ev).parse::<Variant>() {
+                                    chosen.set(key);
+                                }
                             }>
-                                <option value="treatment" selected=move || chosen.get() == Variant::Treatment>"Treatment"</option>
-                                <option value="control" selected=move || chosen.get() == Variant::Control>"Control"</option>
+                                {if k_arms {
+                                    arm_options.iter().enumerate().map(|(i, (key, name))| {
+                                        let key = *key;
+                                        let label = if i == 0 { format!("{name} ({key}, control)") } else { format!("{name} ({key})") };
+                                        view! { <option value=key.as_str().to_owned() selected=move || chosen.get() == key>{label}</option> }
+                                    }).collect_view().into_any()
+                                } else {
+                                    view! {
+                                        <option value="treatment" selected=move || chosen.get() == Variant::Treatment>"Treatment"</option>
+                                        <option value="control" selected=move || chosen.get() == Variant::Control>"Control"</option>
+                                    }.into_any()
+                                }}
                             </select>
                         })}
                         {(what == Pending::Deploy).then(|| view! {

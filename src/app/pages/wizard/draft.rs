@@ -3,9 +3,10 @@
 //! [`ExperimentInput::parse`], run in the browser step by step and on the server at create.
 
 use crate::domain::FieldError;
+use crate::domain::assignment::MAX_ARMS;
 use crate::domain::experiment::{
-    AllocationInput, ExperimentInput, Metric, SuccessCriteriaInput, TargetType, TargetingInput,
-    VariantInput,
+    AllocationInput, ArmInput, ExperimentInput, Metric, SuccessCriteriaInput, TargetType,
+    TargetingInput, VariantInput,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -77,18 +78,32 @@ pub fn config_fields(target: Option<TargetType>) -> &'static [ConfigField] {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ArmDraft {
+    /// The arm's key as typed (checked by the server's rules when sent).
+    pub key: String,
     pub name: String,
     pub configuration: Map<String, Value>,
     /// The text of the raw-JSON editor while it is open (it may not parse yet).
     pub raw: Option<String>,
+    /// Whole percent of all traffic.
+    pub pct: u8,
 }
 
 impl ArmDraft {
+    #[cfg(test)]
     fn named(name: &str) -> Self {
         Self {
             name: name.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    fn new(key: &str, name: &str, pct: u8) -> Self {
+        Self {
+            key: key.to_owned(),
+            name: name.to_owned(),
             configuration: Map::new(),
             raw: None,
+            pct,
         }
     }
 
@@ -197,10 +212,8 @@ pub struct Draft {
     pub hypothesis: String,
     pub target_type: String,
     pub target_id: String,
-    pub control: ArmDraft,
-    pub treatment: ArmDraft,
-    pub control_pct: u8,
-    pub treatment_pct: u8,
+    /// Every arm, the control first (2 to 8), each with its key and share.
+    pub arms: Vec<ArmDraft>,
     pub tenants: ListDraft,
     pub users: ListDraft,
     pub intents: ListDraft,
@@ -225,10 +238,10 @@ impl Default for Draft {
             hypothesis: String::new(),
             target_type: TargetType::ContextTemplate.as_str().to_owned(),
             target_id: String::new(),
-            control: ArmDraft::named("Current"),
-            treatment: ArmDraft::named("New"),
-            control_pct: 50,
-            treatment_pct: 50,
+            arms: vec![
+                ArmDraft::new("control", "Current", 50),
+                ArmDraft::new("treatment", "New", 50),
+            ],
             tenants: ListDraft::default(),
             users: ListDraft::default(),
             intents: ListDraft::default(),
@@ -250,7 +263,7 @@ pub fn step_of(field: &str) -> u8 {
     let head = field.split(['.', '[']).next().unwrap_or(field);
     match head {
         "tenantId" | "name" | "description" | "hypothesis" | "targetType" | "targetId" => 1,
-        "control" | "treatment" => 2,
+        "control" | "treatment" | "variants" => 2,
         "allocation" | "targeting" => 3,
         "primaryMetric" | "successCriteria" | "secondaryMetrics" => 4,
         _ => 5,
@@ -291,19 +304,186 @@ impl Draft {
         self.primary_metric = metric.to_owned();
     }
 
+    /// Whether the arms are the spec's two-arm shape (keys `control` and `treatment`), which
+    /// is sent as `control` and `treatment`; any other arms go as `variants`.
+    pub fn is_two_arm_shape(&self) -> bool {
+        let key = |i: usize| self.arms.get(i).map(|a| a.key.trim());
+        self.arms.len() == 2 && key(0) == Some("control") && key(1) == Some("treatment")
+    }
+
+    /// The field path of arm `i` as it is sent (`control`, `treatment` or `variants[i]`),
+    /// with `sub` (`name`, `configuration`, `key`) after a dot when given.
+    pub fn arm_field(&self, i: usize, sub: &str) -> String {
+        let head = match (self.is_two_arm_shape(), i) {
+            (true, 0) => "control".to_owned(),
+            (true, _) => "treatment".to_owned(),
+            (false, i) => format!("variants[{i}]"),
+        };
+        if sub.is_empty() {
+            head
+        } else {
+            format!("{head}.{sub}")
+        }
+    }
+
+    /// The field path of arm `i`'s share: `allocation.<its key>`.
+    pub fn share_field(&self, i: usize) -> String {
+        format!(
+            "allocation.{}",
+            self.arms.get(i).map(|a| a.key.trim()).unwrap_or_default()
+        )
+    }
+
+    /// Whether another arm may be added (at most 8 in all).
+    pub fn can_add_arm(&self) -> bool {
+        self.arms.len() < MAX_ARMS
+    }
+
+    /// Adds a treatment: its key is the first free letter from the arm's position on (`c`
+    /// for the third arm), and the shares are split evenly again when they were even.
+    // Only a click calls it (browser code).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub fn add_arm(&mut self) {
+        if !self.can_add_arm() {
+            return;
+        }
+        let taken = |k: &str| self.arms.iter().any(|a| a.key.trim() == k);
+        let key = (b'a'..=b'z')
+            .cycle()
+            .skip(self.arms.len().min(25))
+            .take(26)
+            .map(|c| char::from(c).to_string())
+            .find(|k| !taken(k))
+            .unwrap_or_else(|| format!("arm{}", self.arms.len()));
+        let name = format!("Variant {}", key.to_uppercase());
+        let even = self.shares_even();
+        self.arms.push(ArmDraft::new(&key, &name, 1));
+        if even {
+            self.split_evenly();
+        } else {
+            let used: u16 = self.arms.iter().map(|a| u16::from(a.pct)).sum::<u16>() - 1;
+            let rest = 100u16.saturating_sub(used);
+            let fair = (100 / self.arms.len()) as u16;
+            if let Some(last) = self.arms.last_mut() {
+                last.pct = rest.clamp(1, fair.max(1)) as u8;
+            }
+        }
+    }
+
+    /// Removes treatment `i` (never the control, never below two arms); even shares stay even.
+    pub fn remove_arm(&mut self, i: usize) {
+        if i == 0 || i >= self.arms.len() || self.arms.len() <= 2 {
+            return;
+        }
+        let even = self.shares_even();
+        self.arms.remove(i);
+        if even {
+            self.split_evenly();
+        }
+    }
+
+    /// Whether every arm has the same share.
+    fn shares_even(&self) -> bool {
+        self.arms.windows(2).all(|w| w[0].pct == w[1].pct)
+    }
+
+    /// The same whole share for every arm, as much as fits in 100 %.
+    pub fn split_evenly(&mut self) {
+        let each = (100 / self.arms.len().max(1)) as u8;
+        for a in &mut self.arms {
+            a.pct = each;
+        }
+    }
+
+    /// The shares together, in percent.
+    pub fn total_pct(&self) -> u16 {
+        self.arms.iter().map(|a| u16::from(a.pct)).sum()
+    }
+
+    /// How an arm is called in the form: Control, Treatment, Treatment 2, …
+    pub fn arm_label(i: usize) -> String {
+        match i {
+            0 => "Control".into(),
+            1 => "Treatment".into(),
+            i => format!("Treatment {i}"),
+        }
+    }
+
+    /// A draft from the JSON stored in the browser, also from before the wizard had arms
+    /// (`control`, `treatment`, `control_pct`, `treatment_pct`): those become arms 0 and 1.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub fn from_stored(text: &str) -> Option<Draft> {
+        let mut value: Value = serde_json::from_str(text).ok()?;
+        if let Value::Object(map) = &mut value
+            && !map.contains_key("arms")
+            && (map.contains_key("control") || map.contains_key("treatment"))
+        {
+            let mut arms = Vec::new();
+            for (key, pct, default_name) in [
+                ("control", "control_pct", "Current"),
+                ("treatment", "treatment_pct", "New"),
+            ] {
+                let mut arm = match map.remove(key) {
+                    Some(Value::Object(arm)) => arm,
+                    _ => {
+                        let mut arm = Map::new();
+                        arm.insert("name".into(), Value::String(default_name.into()));
+                        arm
+                    }
+                };
+                arm.insert("key".into(), Value::String(key.into()));
+                arm.insert(
+                    "pct".into(),
+                    map.remove(pct).unwrap_or_else(|| Value::from(50)),
+                );
+                arms.push(Value::Object(arm));
+            }
+            map.insert("arms".into(), Value::Array(arms));
+        }
+        let mut draft: Draft = serde_json::from_value(value).ok()?;
+        if draft.arms.len() < 2 || draft.arms.len() > MAX_ARMS {
+            draft.arms = Draft::default().arms;
+        }
+        Some(draft)
+    }
+
     /// The create request, and what the form itself finds wrong (numbers that are not
     /// numbers, raw JSON that does not parse). `super_admin`: whether to send the tenant.
     pub fn to_input(&self, super_admin: bool) -> (ExperimentInput, Vec<FieldError>) {
         let mut errors = Vec::new();
-        for (field, arm) in [("control", &self.control), ("treatment", &self.treatment)] {
+        for (i, arm) in self.arms.iter().enumerate() {
             if let Some(why) = arm.raw_error() {
-                errors.push(FieldError::new(format!("{field}.configuration"), why));
+                errors.push(FieldError::new(self.arm_field(i, "configuration"), why));
             }
         }
-        let arm = |a: &ArmDraft| VariantInput {
+        let two_arm = self.is_two_arm_shape();
+        let variant = |a: &ArmDraft| VariantInput {
             name: Some(a.name.clone()),
             configuration: Some(Value::Object(a.effective_configuration())),
         };
+        let (control, treatment, variants) = if two_arm {
+            (
+                self.arms.first().map(variant),
+                self.arms.get(1).map(variant),
+                None,
+            )
+        } else {
+            let arms = self
+                .arms
+                .iter()
+                .map(|a| ArmInput {
+                    key: opt(&a.key),
+                    name: Some(a.name.clone()),
+                    configuration: Some(Value::Object(a.effective_configuration())),
+                })
+                .collect();
+            (None, None, Some(arms))
+        };
+        let allocation: AllocationInput = self
+            .arms
+            .iter()
+            .map(|a| (a.key.trim().to_owned(), f64::from(a.pct)))
+            .collect();
         let threshold = number("successCriteria.threshold", &self.threshold, &mut errors);
         let mde = number(
             "successCriteria.minimumDetectableEffect",
@@ -334,13 +514,10 @@ impl Draft {
             hypothesis: Some(self.hypothesis.clone()),
             target_type: opt(&self.target_type),
             target_id: opt(&self.target_id),
-            control: Some(arm(&self.control)),
-            treatment: Some(arm(&self.treatment)),
-            variants: None,
-            allocation: Some(AllocationInput::from([
-                ("control".to_owned(), f64::from(self.control_pct)),
-                ("treatment".to_owned(), f64::from(self.treatment_pct)),
-            ])),
+            control,
+            treatment,
+            variants,
+            allocation: Some(allocation),
             targeting: Some(targeting),
             primary_metric: opt(&self.primary_metric),
             success_criteria: Some(SuccessCriteriaInput {
@@ -408,8 +585,8 @@ mod tests {
             target_id: "risk-analysis".into(),
             ..Draft::default()
         };
-        d.control.set_field("templateId", FieldKind::Text, "v1");
-        d.treatment.set_field("templateId", FieldKind::Text, "v2");
+        d.arms[0].set_field("templateId", FieldKind::Text, "v1");
+        d.arms[1].set_field("templateId", FieldKind::Text, "v2");
         d
     }
 
@@ -429,7 +606,7 @@ mod tests {
     fn each_step_reports_only_its_own_fields_with_the_servers_messages() {
         let mut d = filled();
         d.name = "  ".into();
-        d.control_pct = 70;
+        d.arms[0].pct = 70;
         d.min_duration = "0".into();
         assert_eq!(
             d.problems_of_step(1, false),
@@ -498,10 +675,10 @@ mod tests {
     #[test]
     fn raw_json_validates_as_you_type_and_wins_when_valid() {
         let mut d = filled();
-        d.treatment.open_raw();
-        assert_eq!(d.treatment.raw_error(), None);
+        d.arms[1].open_raw();
+        assert_eq!(d.arms[1].raw_error(), None);
         assert!(
-            d.treatment
+            d.arms[1]
                 .set_raw("{\"templateId\": ")
                 .unwrap()
                 .starts_with("is not valid JSON")
@@ -511,18 +688,17 @@ mod tests {
             Some(true)
         );
         assert_eq!(
-            d.treatment.set_raw("[1]").as_deref(),
+            d.arms[1].set_raw("[1]").as_deref(),
             Some("must be a JSON object, e.g. {\"templateId\": \"v2\"}")
         );
         assert_eq!(
-            d.treatment
-                .set_raw("{\"templateId\": \"v3\", \"maxDocs\": 5}"),
+            d.arms[1].set_raw("{\"templateId\": \"v3\", \"maxDocs\": 5}"),
             None
         );
         let spec = d.to_input(false).0.parse().unwrap();
         assert_eq!(spec.treatment().unwrap().configuration["maxDocs"], 5);
-        d.treatment.close_raw();
-        assert_eq!(d.treatment.field_text("templateId"), "v3");
+        d.arms[1].close_raw();
+        assert_eq!(d.arms[1].field_text("templateId"), "v3");
     }
 
     #[test]
@@ -580,5 +756,115 @@ mod tests {
         d.tenant_id = " acme ".into();
         assert_eq!(d.to_input(true).0.tenant_id.as_deref(), Some("acme"));
         assert_eq!(d.to_input(false).0.tenant_id, None);
+    }
+
+    #[test]
+    fn three_arms_go_as_variants_with_a_share_per_key_and_two_default_arms_as_the_two_arm_shape() {
+        let d = filled();
+        let (input, _) = d.to_input(false);
+        assert!(input.variants.is_none() && input.control.is_some());
+        let mut d = filled();
+        d.add_arm();
+        assert_eq!(d.arms[2].key, "c");
+        assert_eq!(
+            d.arms.iter().map(|a| a.pct).collect::<Vec<_>>(),
+            vec![33, 33, 33],
+            "even shares stay even"
+        );
+        d.arms[2].set_field("templateId", FieldKind::Text, "v3");
+        let (input, errors) = d.to_input(false);
+        assert!(errors.is_empty());
+        assert!(input.control.is_none() && input.treatment.is_none());
+        assert_eq!(input.variants.as_ref().map(Vec::len), Some(3));
+        let spec = input.parse().unwrap();
+        assert_eq!(spec.variants[2].key.as_str(), "c");
+        assert_eq!(spec.allocation.shares(), &[33, 33, 33]);
+        // Two arms with other keys are the general form too.
+        d.remove_arm(1);
+        assert_eq!(d.arms.len(), 2);
+        assert_eq!(d.arms[1].key, "c");
+        assert!(!d.is_two_arm_shape());
+        assert_eq!(d.arm_field(1, "name"), "variants[1].name");
+        assert_eq!(
+            d.arms.iter().map(|a| a.pct).collect::<Vec<_>>(),
+            vec![50, 50]
+        );
+        d.remove_arm(0);
+        d.remove_arm(1);
+        assert_eq!(d.arms.len(), 2, "never fewer than two, never the control");
+        for _ in 0..10 {
+            d.add_arm();
+        }
+        assert_eq!(d.arms.len(), MAX_ARMS);
+        let keys: std::collections::BTreeSet<&str> =
+            d.arms.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys.len(), MAX_ARMS, "distinct default keys");
+        assert_eq!(d.problems(false), vec![]);
+    }
+
+    #[test]
+    fn arm_errors_carry_the_paths_the_server_uses() {
+        let mut d = filled();
+        d.add_arm();
+        d.arms[2].name = " ".into();
+        d.arms[2].key = "c d".into();
+        d.arms[1].pct = 60;
+        let p = d.problems(false);
+        assert!(messages_for(&p, &d.arm_field(2, "name")).is_some(), "{p:?}");
+        assert!(
+            messages_for(&p, &d.arm_field(2, "key")).is_some_and(|m| m.contains("not an arm key")),
+            "{p:?}"
+        );
+        assert!(p.iter().all(|e| step_of(&e.field) == 2), "{p:?}");
+        d.arms[2].key = "b".into();
+        d.arms[1].key = "b".into();
+        let p = d.problems(false);
+        assert!(
+            messages_for(&p, "variants[2].key").is_some_and(|m| m.contains("repeats")),
+            "{p:?}"
+        );
+        d.arms[2].key = "c".into();
+        d.arms[2].name = "C".into();
+        let p = d.problems_of_step(3, false);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].message.contains("the 3 arms together"), "{p:?}");
+        assert_eq!(d.share_field(2), "allocation.c");
+    }
+
+    #[test]
+    fn a_draft_stored_before_arms_loads_with_its_two_arms() {
+        let old = r#"{"name":"Old","target_id":"x","control":{"name":"Cur","configuration":{"templateId":"v1"},"raw":null},
+            "treatment":{"name":"Nu","configuration":{},"raw":"{}"},"control_pct":30,"treatment_pct":40}"#;
+        let d = Draft::from_stored(old).unwrap();
+        assert_eq!(d.name, "Old");
+        assert_eq!(d.arms.len(), 2);
+        assert_eq!(
+            (
+                d.arms[0].key.as_str(),
+                d.arms[0].name.as_str(),
+                d.arms[0].pct
+            ),
+            ("control", "Cur", 30)
+        );
+        assert_eq!(d.arms[0].configuration["templateId"], "v1");
+        assert_eq!(
+            (
+                d.arms[1].key.as_str(),
+                d.arms[1].pct,
+                d.arms[1].raw.as_deref()
+            ),
+            ("treatment", 40, Some("{}"))
+        );
+        assert!(d.is_two_arm_shape());
+        // A new draft round-trips; one without arms gets the default two.
+        let mut now = filled();
+        now.add_arm();
+        let text = serde_json::to_string(&now).unwrap();
+        assert_eq!(Draft::from_stored(&text), Some(now));
+        assert_eq!(
+            Draft::from_stored(r#"{"name":"x"}"#).unwrap().arms,
+            Draft::default().arms
+        );
+        assert_eq!(Draft::from_stored("not json"), None);
     }
 }

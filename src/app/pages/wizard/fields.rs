@@ -5,33 +5,31 @@ use super::draft::{ArmDraft, Draft, ListDraft, messages_for};
 use crate::domain::FieldError;
 use leptos::prelude::*;
 
-/// Which arm an editor edits.
+/// Which arm an editor edits: its position, the control first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Arm {
-    Control,
-    Treatment,
-}
+pub(super) struct Arm(pub(super) usize);
 
 impl Arm {
-    pub(super) fn of(self, d: &Draft) -> &ArmDraft {
-        match self {
-            Arm::Control => &d.control,
-            Arm::Treatment => &d.treatment,
+    /// The arm (an empty one when it was just removed: views may still read it once).
+    pub(super) fn of(self, d: &Draft) -> ArmDraft {
+        d.arms.get(self.0).cloned().unwrap_or_default()
+    }
+
+    /// Changes the arm, if it is still there.
+    pub(super) fn edit(self, d: &mut Draft, f: impl FnOnce(&mut ArmDraft)) {
+        if let Some(a) = d.arms.get_mut(self.0) {
+            f(a);
         }
     }
 
-    pub(super) fn of_mut(self, d: &mut Draft) -> &mut ArmDraft {
-        match self {
-            Arm::Control => &mut d.control,
-            Arm::Treatment => &mut d.treatment,
-        }
+    /// Control, Treatment, Treatment 2, …
+    pub(super) fn label(self) -> String {
+        Draft::arm_label(self.0)
     }
 
-    pub(super) fn key(self) -> &'static str {
-        match self {
-            Arm::Control => "control",
-            Arm::Treatment => "treatment",
-        }
+    /// The prefix of its elements' ids and test ids: control, treatment, treatment-2, …
+    pub(super) fn id(self) -> String {
+        self.label().to_lowercase().replace(' ', "-")
     }
 }
 
@@ -105,6 +103,27 @@ impl Form {
     pub(super) fn message(self, field: &'static str) -> impl Fn() -> Option<String> + Copy {
         move || self.errors.with(|e| messages_for(e, field))
     }
+
+    /// The messages of a field whose path depends on the draft (an arm's, by position).
+    pub(super) fn message_at(
+        self,
+        field: impl Fn(&Draft) -> String + Copy + Send + Sync + 'static,
+    ) -> impl Fn() -> Option<String> + Copy {
+        move || {
+            let path = self.draft.with(field);
+            self.errors.with(|e| messages_for(e, &path))
+        }
+    }
+}
+
+/// The message of a field whose path depends on the draft.
+pub(super) fn field_message_at(
+    form: Form,
+    field: impl Fn(&Draft) -> String + Copy + Send + Sync + 'static,
+    id: String,
+) -> impl IntoView {
+    let msg = form.message_at(field);
+    move || msg().map(|m| view! { <p class="field-error" id=id.clone() role="alert">{m}</p> })
 }
 
 pub(super) fn field_message(form: Form, field: &'static str, id: String) -> impl IntoView {

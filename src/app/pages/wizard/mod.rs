@@ -42,7 +42,8 @@ fn load_draft() -> Option<Draft> {
     #[cfg(feature = "hydrate")]
     {
         let text = storage()?.get_item(STORAGE_KEY).ok()??;
-        serde_json::from_str(&text).ok()
+        // Drafts stored before the wizard had arms load too.
+        Draft::from_stored(&text)
     }
     #[cfg(not(feature = "hydrate"))]
     None

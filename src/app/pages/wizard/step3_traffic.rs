@@ -1,5 +1,6 @@
-//! Step 3, "Traffic": the targeting lists and the traffic allocation.
+//! Step 3, "Traffic": the targeting lists and the traffic allocation (a share per arm).
 
+use super::draft::Draft;
 use super::fields::*;
 use leptos::prelude::*;
 
@@ -84,26 +85,24 @@ fn targeting_list(form: Form, list: List) -> AnyView {
 
 fn allocation_slider(form: Form, arm: Arm) -> AnyView {
     let draft = form.draft;
-    let id = format!("alloc-{}", arm.key());
-    let label = match arm {
-        Arm::Control => "Control traffic (%)",
-        Arm::Treatment => "Treatment traffic (%)",
-    };
-    let get = move || {
-        draft.with(|d| match arm {
-            Arm::Control => d.control_pct,
-            Arm::Treatment => d.treatment_pct,
+    let id = format!("alloc-{}", arm.id());
+    let label = format!("{} traffic (%)", arm.label());
+    let name = move || {
+        draft.with(|d| {
+            let a = arm.of(d);
+            format!("{} · {}", a.key.trim(), a.name.trim())
         })
     };
-    let set = move |v: u8| {
-        draft.update(|d| match arm {
-            Arm::Control => d.control_pct = v,
-            Arm::Treatment => d.treatment_pct = v,
-        })
-    };
+    let get = move || draft.with(|d| arm.of(d).pct);
+    let set = move |v: u8| draft.update(|d| arm.edit(d, |a| a.pct = v));
+    let field = move |d: &Draft| d.share_field(arm.0);
     view! {
-        <div class="slider">
-            <label for=id.clone()>{label}</label>
+        <div class="slider" style=format!("--arm: var(--arm-{})", arm.0)>
+            <label for=id.clone()>
+                <span class="swatch" aria-hidden="true"></span>
+                {label.clone()}
+                <span class="muted small arm-of-slider">{name}</span>
+            </label>
             <input
                 type="range"
                 id=id.clone()
@@ -126,6 +125,7 @@ fn allocation_slider(form: Form, arm: Arm) -> AnyView {
                     }
                 }
             />
+            {field_message_at(form, field, format!("{id}-error"))}
         </div>
     }
     .into_any()
@@ -133,36 +133,65 @@ fn allocation_slider(form: Form, arm: Arm) -> AnyView {
 
 pub(super) fn step_traffic(form: Form) -> AnyView {
     let draft = form.draft;
-    let split = move || draft.with(|d| (d.control_pct, d.treatment_pct));
+    let count = Memo::new(move |_| draft.with(|d| d.arms.len()));
+    let split = move || {
+        draft.with(|d| {
+            d.arms
+                .iter()
+                .map(|a| (a.key.trim().to_owned(), a.pct))
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
         <div class="wizard-step" data-testid="step-3">
             <fieldset>
                 <legend>"Traffic Allocation"</legend>
-                {allocation_slider(form, Arm::Control)}
-                {allocation_slider(form, Arm::Treatment)}
+                {move || (0..count.get()).map(|i| allocation_slider(form, Arm(i))).collect_view()}
+                <button type="button" class="button small secondary" on:click=move |_| draft.update(Draft::split_evenly)>
+                    "Split evenly"
+                </button>
                 <div class="allocation big" aria-hidden="true">
                     {move || {
-                        let (c, t) = split();
-                        let rest = 100i16 - i16::from(c) - i16::from(t);
+                        let shares = split();
+                        let rest = 100i16 - shares.iter().map(|(_, p)| i16::from(*p)).sum::<i16>();
                         view! {
-                            <span class="control" style=format!("width: {}%", c.min(100))>{c}"%"</span>
-                            <span class="treatment" style=format!("width: {}%", t.min(100))>{t}"%"</span>
+                            {shares.into_iter().enumerate().map(|(i, (_, p))| {
+                                let class = match i { 0 => "control".to_owned(), 1 => "treatment".to_owned(), i => format!("arm-{i}") };
+                                view! { <span class=class style=format!("width: {}%", p.min(100))>{p}"%"</span> }
+                            }).collect_view()}
                             {(rest > 0).then(|| view! { <span class="excluded" style=format!("width: {rest}%")>{rest}"%"</span> })}
                         }
                     }}
                 </div>
                 <p class="help" data-testid="allocation-summary">
                     {move || {
-                        let (c, t) = split();
-                        let rest = 100i16 - i16::from(c) - i16::from(t);
-                        if rest >= 0 {
-                            format!("{c}% of users get the control, {t}% the treatment, {rest}% are not in the experiment (they keep the current configuration).")
+                        let shares = split();
+                        let total: i16 = shares.iter().map(|(_, p)| i16::from(*p)).sum();
+                        let rest = 100 - total;
+                        if let [(_, c), (_, t)] = shares.as_slice() && draft.with(Draft::is_two_arm_shape) {
+                            if rest >= 0 {
+                                format!("{c}% of users get the control, {t}% the treatment, {rest}% are not in the experiment (they keep the current configuration).")
+                            } else {
+                                format!("{c}% + {t}% is more than 100%.")
+                            }
                         } else {
-                            format!("{c}% + {t}% is more than 100%.")
+                            let each = shares.iter().map(|(k, p)| format!("{p}% {k}")).collect::<Vec<_>>().join(", ");
+                            if rest >= 0 {
+                                format!("{each}; {rest}% are not in the experiment (they keep the current configuration).")
+                            } else {
+                                format!("{each}: {total}% in all, more than 100%.")
+                            }
                         }
                     }}
                 </p>
-                {field_message(form, "allocation", "allocation-error".into())}
+                // The total's message here; each share's (allocation.<key>) at its slider.
+                {move || form.errors.with(|e| {
+                    let list: Vec<String> = e.iter().filter(|x| x.field == "allocation").map(|x| x.message.clone()).collect();
+                    (!list.is_empty()).then(|| view! { <p class="field-error" id="allocation-error" role="alert">{list.join("; ")}</p> })
+                })}
+                // LAYERS (#15): the lead adds "the layer's free share" here — how much of the
+                // layer's traffic other experiments leave free, which bounds the total above.
+                <div class="layer-free-share" data-testid="layer-free-share" hidden></div>
             </fieldset>
             <fieldset>
                 <legend>"Targeting"</legend>

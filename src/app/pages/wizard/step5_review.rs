@@ -60,9 +60,17 @@ pub(super) fn step_review(form: Form, super_admin: bool) -> AnyView {
                 <section class="summary-section">
                     <h3>"Variants"</h3>
                     <dl>
-                        {summary_item("Control", d.control.name.clone())}
-                        {summary_item("Treatment", d.treatment.name.clone())}
-                        {summary_item("Traffic Split", format!("{}% / {}%", d.control_pct, d.treatment_pct))}
+                        {d.arms.iter().enumerate().map(|(i, a)| view! {
+                            <div class="summary-item" data-testid="summary-arm">
+                                <dt>{super::draft::Draft::arm_label(i)}</dt>
+                                <dd>{format!("{} ({}) — {}%", a.name.trim(), a.key.trim(), a.pct)}</dd>
+                            </div>
+                        }).collect_view()}
+                        {summary_item("Traffic Split", {
+                            let shares: Vec<String> = d.arms.iter().map(|a| format!("{}%", a.pct)).collect();
+                            let rest = 100 - i32::from(d.total_pct());
+                            format!("{}{}", shares.join(" / "), if rest > 0 { format!(" ({rest}% not in the experiment)") } else { String::new() })
+                        })}
                         {summary_item("Targeting", if lists.is_empty() { "everyone".into() } else { lists.join("; ") })}
                     </dl>
                 </section>
