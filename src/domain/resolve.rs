@@ -6,7 +6,7 @@ use crate::domain::assignment::{
     Allocation, CanonicalScope, CompiledTargeting, RequestContext, Targeting, Variant, assign,
     assign_arm, in_rollout,
 };
-use crate::domain::experiment::{SYSTEM_TENANT, TargetType};
+use crate::domain::experiment::{LayerSlice, SYSTEM_TENANT, TargetType, in_slice};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -28,6 +28,18 @@ pub struct LiveExperiment {
     pub compiled: CompiledTargeting,
     /// The arms' configurations as JSON text, serialised once, in arm order.
     pub arms: Vec<Arc<RawValue>>,
+    /// The salt of its layer's bucket (`"layer:" + layer id`), made once.
+    pub layer_salt: Box<str>,
+    /// Its slice of the layer: a user whose layer bucket is outside it is not in the
+    /// experiment (the whole layer is not hashed).
+    pub slice: LayerSlice,
+}
+
+impl LiveExperiment {
+    /// Whether `user_id` is in its slice of its layer (allocation-free).
+    pub fn in_slice(&self, user_id: &str) -> bool {
+        in_slice(&self.layer_salt, user_id, self.slice)
+    }
 }
 
 /// The rollout of a deployed winner (the newest deployment of its experiment).
@@ -403,9 +415,17 @@ impl Snapshot {
                 .iter()
                 .any(|r| r.target_type == e.target_type && r.target_id == e.target_id)
             {
-                continue; // one answer per target (starting overlapping experiments is refused)
+                // One answer per target: experiments that may reach the same users on one
+                // target share its layer and hold disjoint slices of it (a start that would
+                // break that is refused), so at most one of them holds this user.
+                continue;
             }
             if !e.compiled.matches_with(ctx, scope.as_ref()) {
+                continue;
+            }
+            // Outside its slice of the layer: the next experiment on the target may hold the
+            // user.
+            if !e.in_slice(ctx.user_id) {
                 continue;
             }
             let Some(arm) = assign_arm(&e.salt, ctx.user_id, &e.allocation) else {
@@ -488,6 +508,9 @@ fn fingerprint(experiments: &[Arc<LiveExperiment>], deployments: &[Arc<LiveDeplo
         for arm in &e.arms {
             field(arm.get().as_bytes());
         }
+        field(e.layer_salt.as_bytes());
+        field(&e.slice.start.to_le_bytes());
+        field(&e.slice.end.to_le_bytes());
     }
     for d in deployments {
         field(b"deployment");
@@ -510,7 +533,7 @@ fn fingerprint(experiments: &[Arc<LiveExperiment>], deployments: &[Arc<LiveDeplo
 pub fn assignment_in(snapshot: &Snapshot, id: Uuid, ctx: &RequestContext<'_>) -> Option<Variant> {
     let e = snapshot.experiment(id)?;
     let reaches = e.tenant_id == SYSTEM_TENANT || e.tenant_id == ctx.tenant_id;
-    if !reaches || !e.compiled.matches(ctx) {
+    if !reaches || !e.compiled.matches(ctx) || !e.in_slice(ctx.user_id) {
         return None;
     }
     assign(&e.salt, ctx.user_id, &e.allocation)
@@ -542,6 +565,8 @@ mod tests {
             compiled: t.compile(),
             targeting: t,
             arms: vec![raw(r#"{"v":"control"}"#), raw(r#"{"v":"treatment"}"#)],
+            layer_salt: format!("layer:target:prompt/{target}").into(),
+            slice: LayerSlice::FULL,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use super::Runtime;
 use crate::domain::assignment::{Allocation, Targeting, Variant};
-use crate::domain::experiment::TargetType;
+use crate::domain::experiment::{LayerSlice, TargetType, layer_id, layer_salt};
 use crate::domain::resolve::{LiveDeployment, LiveExperiment, Snapshot};
 use crate::store;
 use anyhow::Context;
@@ -58,10 +58,23 @@ fn live_experiment(row: store::live::LiveExperimentRow) -> anyhow::Result<LiveEx
     let arms: Vec<LiveArm> =
         serde_json::from_value(row.variants).context("Stored arms are not valid")?;
     let shares: Vec<(Variant, u8)> = arms.iter().map(|a| (a.key, a.share)).collect();
+    let target_type = target_type(&row.target_type)?;
+    let slice = LayerSlice {
+        start: u16::try_from(row.layer_slice_start)?,
+        end: u16::try_from(row.layer_slice_end)?,
+    };
+    let layer = layer_id(
+        &row.tenant_id,
+        row.layer.as_deref(),
+        target_type,
+        &row.target_id,
+    );
     Ok(LiveExperiment {
+        layer_salt: layer_salt(&layer).into_boxed_str(),
+        slice,
         id: row.id,
         tenant_id: row.tenant_id,
-        target_type: target_type(&row.target_type)?,
+        target_type,
         target_id: row.target_id,
         salt: row.salt,
         start_date: row.start_date,

@@ -10,6 +10,7 @@ mod faults;
 mod hardening;
 mod health;
 mod helpers;
+mod layers;
 mod lifecycle;
 mod middleware;
 mod ofrep;

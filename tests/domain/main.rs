@@ -6,6 +6,7 @@ mod assignment_split_quality;
 mod assignment_vectors;
 mod common;
 mod decision_simulation;
+mod layer_vectors;
 mod stats_fixtures;
 mod stats_robustness;
 mod stats_sequential_simulation;

@@ -1,6 +1,7 @@
 //! Experiments: what they test, how they are judged, and their lifecycle.
 
 mod input;
+mod layer;
 mod lifecycle;
 mod metric;
 mod model;
@@ -11,6 +12,11 @@ pub use input::{
     AllocationInput, ArmInput, ExperimentInput, MAX_CONFIG_BYTES, MAX_NAME_CHARS,
     MAX_TARGETING_ENTRIES, REQUIRED_TO_CREATE, REQUIRED_WITHIN, SuccessCriteriaInput,
     TargetingInput, VariantInput,
+};
+pub use layer::{
+    LAYER_SALT_PREFIX, LayerFree, LayerSlice, MAX_LAYER_KEY, NoFreeSlice, OccupiedSlice,
+    free_buckets, free_gaps, in_slice, is_layer_key, layer_bucket, layer_id, layer_label,
+    layer_salt, percent, place_slice,
 };
 pub use lifecycle::{Action, TransitionError};
 pub use metric::{Direction, Metric, UnknownMetric};

@@ -22,6 +22,11 @@ pub struct Experiment {
     pub status: ExperimentStatus,
     pub start_date: Option<DateTime<Utc>>,
     pub end_date: Option<DateTime<Utc>>,
+    /// The slice of its layer's buckets it was given at start (read-only): a user is in the
+    /// experiment only when their layer bucket is in it. Held while it is live; `None` before
+    /// it starts.
+    #[serde(default)]
+    pub layer_slice: Option<super::LayerSlice>,
     /// Stored when the experiment completes (statistics issue); `None` before.
     pub results: Option<Value>,
     pub winner: Option<Variant>,

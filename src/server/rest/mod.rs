@@ -7,6 +7,7 @@ pub mod error;
 mod events;
 mod experiments;
 mod extract;
+mod layers;
 mod ofrep;
 mod resolve;
 
@@ -32,6 +33,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     ));
     OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/api/v1/admin/insights/experiments", experiments)
+        .nest("/api/v1/admin/insights/layers", layers::router())
         .merge(resolve::router())
         .merge(events::router())
         .merge(ofrep::router())

@@ -5,7 +5,7 @@
 mod lifecycle;
 mod winner;
 
-pub use lifecycle::{approve, transition, transition_with_reason};
+pub use lifecycle::{approve, layer_free, transition, transition_with_reason};
 pub use winner::{declare_winner, deploy_winner, deployments};
 
 use super::ServiceError;
@@ -146,6 +146,7 @@ pub async fn create(
         status: ExperimentStatus::Draft,
         start_date: None,
         end_date: None,
+        layer_slice: None,
         results: None,
         winner: None,
         created_by: who.actor.clone(),

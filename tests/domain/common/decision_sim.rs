@@ -102,6 +102,7 @@ impl Scenario {
             status: ExperimentStatus::Active,
             start_date: Some(start),
             end_date: None,
+            layer_slice: None,
             results: None,
             winner: None,
             created_by: "simulation".into(),
