@@ -1,7 +1,7 @@
 use crate::domain::assignment::{Allocation, Targeting, Variant};
 use crate::domain::experiment::{
-    Arm, Experiment, ExperimentListItem, ExperimentSpec, LayerSlice, Metric, Operator,
-    SuccessCriteria, TargetType,
+    Arm, Experiment, ExperimentKind, ExperimentListItem, ExperimentSpec, LayerSlice, Metric,
+    Operator, SuccessCriteria, TargetType,
 };
 use crate::domain::{ExperimentStatus, StatusCounts};
 use chrono::{DateTime, Utc};
@@ -52,6 +52,7 @@ struct ExperimentRow {
     layer_share: Option<i16>,
     layer_slice_start: Option<i16>,
     layer_slice_end: Option<i16>,
+    kind: String,
 }
 
 fn object(value: Value) -> Map<String, Value> {
@@ -160,6 +161,10 @@ impl ExperimentRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
+            kind: match self.kind.as_str() {
+                "holdout" => ExperimentKind::Holdout,
+                _ => ExperimentKind::Experiment,
+            },
         };
         Ok((experiment, self.salt))
     }
@@ -225,9 +230,10 @@ pub async fn insert(
              success_operator, success_threshold, confidence_level, secondary_metrics,
              auto_pause_on_guardrail, status, min_duration_days, min_samples_per_variant,
              created_by, salt, created_at, updated_at, created_by_token,
-             minimum_detectable_effect, layer, layer_share)
+             minimum_detectable_effect, layer, layer_share, kind, start_date,
+             layer_slice_start, layer_slice_end)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $19, $20, $21, $22, $22, $23, $24, $25, $26)",
+             $18, $19, $20, $21, $22, $22, $23, $24, $25, $26, $27, $28, $29, $30)",
         e.tenant_id,
         e.id,
         s.name,
@@ -254,6 +260,10 @@ pub async fn insert(
         s.success_criteria.minimum_detectable_effect,
         s.layer,
         s.layer_share.map(i16::from),
+        e.kind.as_str(),
+        e.start_date,
+        e.layer_slice.map(|l| l.start as i16),
+        e.layer_slice.map(|l| l.end as i16),
     )
     .execute(conn)
     .await?;
@@ -288,7 +298,8 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
-             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end",
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind",
         e.id,
         s.name,
         s.description,
@@ -335,7 +346,8 @@ pub async fn get<'e>(
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
-             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
          from experiments where id = $1",
         id
     )
@@ -358,7 +370,8 @@ pub async fn get_for_update(
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
-             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
          from experiments where id = $1 for update",
         id
     )
@@ -398,9 +411,11 @@ pub async fn live_on_target(
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
-             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
          from experiments
-         where target_type = $1 and target_id = $2 and status in ('active', 'paused') and id <> $3",
+         where target_type = $1 and target_id = $2 and status in ('active', 'paused') and id <> $3
+           and kind = 'experiment'",
         target_type.as_str(),
         target_id,
         except
@@ -427,7 +442,8 @@ pub async fn live_in_named_layer(
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
-             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
          from experiments
          where tenant_id = $1 and layer = $2 and status in ('active', 'paused') and id <> $3",
         tenant,
@@ -451,6 +467,51 @@ pub async fn lock_layer(conn: &mut PgConnection, layer_id: &str) -> sqlx::Result
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The holdouts of `tenant` (all when `None`), newest first.
+pub async fn holdouts(pool: &PgPool, tenant: Option<&str>) -> sqlx::Result<Vec<Experiment>> {
+    sqlx::query_as!(
+        ExperimentRow,
+        "select tenant_id, id, name, description, hypothesis, target_type, target_id,
+             variants, targeting, primary_metric, success_metric, success_operator,
+             success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
+             auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
+             min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
+         from experiments
+         where kind = 'holdout' and ($1::text is null or tenant_id = $1)
+         order by created_at desc, id desc",
+        tenant
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|row| row.into_domain().map(|(e, _)| e))
+    .collect()
+}
+
+/// Serialises the creation of holdouts of one tenant within the transaction.
+pub async fn lock_holdouts(conn: &mut PgConnection, tenant: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+        format!("holdout:{tenant}")
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The live (active or paused) holdout of `tenant`, if any.
+pub async fn live_holdout(conn: &mut PgConnection, tenant: &str) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!(
+        "select id from experiments
+         where kind = 'holdout' and tenant_id = $1 and status in ('active', 'paused')",
+        tenant
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// How many experiments are in each status; `tenant` limits it to one tenant.

@@ -10,6 +10,7 @@ mod faults;
 mod hardening;
 mod health;
 mod helpers;
+mod holdouts;
 mod layers;
 mod lifecycle;
 mod middleware;

@@ -1,5 +1,6 @@
 //! Experiments: what they test, how they are judged, and their lifecycle.
 
+mod holdout;
 mod input;
 mod layer;
 mod lifecycle;
@@ -8,6 +9,7 @@ mod model;
 mod overlap;
 mod spec;
 
+pub use holdout::{HOLDOUT_TARGET_ID, HoldoutInput};
 pub use input::{
     AllocationInput, ArmInput, ExperimentInput, MAX_CONFIG_BYTES, MAX_NAME_CHARS,
     MAX_TARGETING_ENTRIES, REQUIRED_TO_CREATE, REQUIRED_WITHIN, SuccessCriteriaInput,
@@ -21,8 +23,8 @@ pub use layer::{
 pub use lifecycle::{Action, TransitionError};
 pub use metric::{Direction, Metric, UnknownMetric};
 pub use model::{
-    AuditAction, AuditEntry, DeployRequest, Deployment, Experiment, ExperimentListItem,
-    ExperimentPage, SYSTEM_TENANT,
+    AuditAction, AuditEntry, DeployRequest, Deployment, EXPOSED_ARM, Experiment, ExperimentKind,
+    ExperimentListItem, ExperimentPage, HOLDOUT_ARM, SYSTEM_TENANT,
 };
 pub use overlap::may_overlap;
 pub use spec::{

@@ -2,6 +2,7 @@
 //! (`lifecycle`), declaring and deploying the winner (`winner`). Every change and its audit
 //! row are written in one transaction.
 
+pub mod holdouts;
 mod lifecycle;
 mod winner;
 
@@ -147,6 +148,7 @@ pub async fn create(
         start_date: None,
         end_date: None,
         layer_slice: None,
+        kind: Default::default(),
         results: None,
         winner: None,
         created_by: who.actor.clone(),

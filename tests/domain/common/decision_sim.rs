@@ -103,6 +103,7 @@ impl Scenario {
             start_date: Some(start),
             end_date: None,
             layer_slice: None,
+            kind: Default::default(),
             results: None,
             winner: None,
             created_by: "simulation".into(),
