@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use std::sync::Arc;
 use uuid::Uuid;
 use verdict::domain::assignment::{Allocation, RequestContext, Targeting, bucket};
-use verdict::domain::experiment::TargetType;
+use verdict::domain::experiment::{LayerSlice, TargetType};
 use verdict::domain::resolve::{Exposure, LiveExperiment, Resolution, Snapshot, answer_json};
 
 fn raw(s: &str) -> Arc<RawValue> {
@@ -46,6 +46,8 @@ fn snapshot() -> Snapshot {
                     raw(r#"{"templateId":"control-template","temperature":0.2}"#),
                     raw(r#"{"templateId":"treatment-template","temperature":0.4}"#),
                 ],
+                layer_salt: format!("layer:target:{}/target-{i}", types[i % types.len()]).into(),
+                slice: LayerSlice::FULL,
             }
         })
         .collect();
@@ -85,6 +87,8 @@ fn scoped_snapshot() -> Snapshot {
                     raw(r#"{"templateId":"control-template"}"#),
                     raw(r#"{"templateId":"treatment-template"}"#),
                 ],
+                layer_salt: format!("layer:target:{}/target-{i}", types[i % types.len()]).into(),
+                slice: LayerSlice::FULL,
             }
         })
         .collect();

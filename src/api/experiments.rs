@@ -26,6 +26,30 @@ pub async fn estimate_completion(input: ExperimentInput) -> Result<CompletionEst
     super::ssr::respond(crate::service::experiments::estimate(&state.pool, &who, input).await)
 }
 
+/// The free share of the layer a new experiment would start in (the REST
+/// `GET /api/v1/admin/insights/layers/free`), for the wizard.
+/// `{"target_type": "prompt", "target_id": "p", "layer": null, "tenant_id": null}`.
+#[server(prefix = "/api/fn", endpoint = "layer_free", input = Json)]
+pub async fn layer_free(
+    target_type: String,
+    target_id: String,
+    #[server(default)] layer: Option<String>,
+    #[server(default)] tenant_id: Option<String>,
+) -> Result<crate::domain::experiment::LayerFree, ApiError> {
+    let (state, who) = super::ssr::caller().await?;
+    super::ssr::respond(
+        crate::service::experiments::layer_free(
+            &state.pool,
+            &who,
+            Some(&target_type),
+            Some(&target_id),
+            layer.as_deref(),
+            tenant_id.as_deref(),
+        )
+        .await,
+    )
+}
+
 /// One experiment. `{"id": "…"}`.
 #[server(prefix = "/api/fn", endpoint = "get_experiment", input = Json)]
 pub async fn get_experiment(id: Uuid) -> Result<Experiment, ApiError> {

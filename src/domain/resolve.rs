@@ -6,7 +6,7 @@ use crate::domain::assignment::{
     Allocation, CanonicalScope, CompiledTargeting, RequestContext, Targeting, Variant, assign,
     assign_arm, in_rollout,
 };
-use crate::domain::experiment::{SYSTEM_TENANT, TargetType};
+use crate::domain::experiment::{HOLDOUT_ARM, LayerSlice, SYSTEM_TENANT, TargetType, in_slice};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
@@ -28,6 +28,18 @@ pub struct LiveExperiment {
     pub compiled: CompiledTargeting,
     /// The arms' configurations as JSON text, serialised once, in arm order.
     pub arms: Vec<Arc<RawValue>>,
+    /// The salt of its layer's bucket (`"layer:" + layer id`), made once.
+    pub layer_salt: Box<str>,
+    /// Its slice of the layer: a user whose layer bucket is outside it is not in the
+    /// experiment (the whole layer is not hashed).
+    pub slice: LayerSlice,
+}
+
+impl LiveExperiment {
+    /// Whether `user_id` is in its slice of its layer (allocation-free).
+    pub fn in_slice(&self, user_id: &str) -> bool {
+        in_slice(&self.layer_salt, user_id, self.slice)
+    }
 }
 
 /// The rollout of a deployed winner (the newest deployment of its experiment).
@@ -65,8 +77,37 @@ pub struct Snapshot {
     tenant_experiments: HashMap<String, Vec<usize>>,
     system_deployments: Vec<usize>,
     tenant_deployments: HashMap<String, Vec<usize>>,
+    /// The active holdouts (experiments of kind holdout: arms `holdout` and `exposed`), and
+    /// each one's answer per arm (`{"experimentId", "variant"}`), serialised once.
+    holdouts: Vec<Arc<LiveExperiment>>,
+    holdout_entries: Vec<Vec<Box<str>>>,
     /// A 128-bit hash of everything an answer depends on (see [`Snapshot::fingerprint`]).
     fingerprint: u128,
+}
+
+/// A user's assignment in a holdout that applies to the request (the tenant's own, or a
+/// system-wide one): `holdout` (they get nothing) or `exposed` (they are served as usual).
+/// The product logs its outcome events under the holdout's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldoutAssignment<'a> {
+    pub experiment_id: Uuid,
+    pub variant: Variant,
+    /// This assignment as JSON, serialised when the snapshot was built.
+    #[serde(skip)]
+    pub json: &'a str,
+}
+
+/// An owned [`HoldoutAssignment`], as the resolve answer shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HoldoutRef {
+    /// The holdout's id (an experiment of kind `holdout`): log outcome events under it.
+    pub experiment_id: Uuid,
+    /// `holdout`: the user gets no experiment and no deployed winner; `exposed`: served as
+    /// usual.
+    pub variant: Variant,
 }
 
 /// One target's answer for a request.
@@ -166,6 +207,7 @@ impl Snapshot {
         Self::from_shared(
             experiments.into_iter().map(Arc::new).collect(),
             deployments.into_iter().map(Arc::new).collect(),
+            Vec::new(),
         )
     }
 
@@ -200,12 +242,36 @@ impl Snapshot {
             let at = deployments.partition_point(|x| x.deployed_at >= d.deployed_at);
             deployments.insert(at, Arc::new(d));
         }
-        Self::from_shared(experiments, deployments)
+        Self::from_shared(experiments, deployments, self.holdouts.clone())
+    }
+
+    /// This snapshot with the active holdouts `holdouts` (oldest first).
+    pub fn with_holdouts(self, holdouts: Vec<LiveExperiment>) -> Self {
+        Self::from_shared(
+            self.experiments,
+            self.deployments,
+            holdouts.into_iter().map(Arc::new).collect(),
+        )
+    }
+
+    /// This snapshot with holdout `id` replaced by `holdout` (`None`: no longer active).
+    pub fn with_holdout(&self, id: Uuid, holdout: Option<LiveExperiment>) -> Self {
+        let mut holdouts: Vec<_> = self
+            .holdouts
+            .iter()
+            .filter(|h| h.id != id)
+            .cloned()
+            .collect();
+        if let Some(h) = holdout {
+            holdouts.push(Arc::new(h));
+        }
+        Self::from_shared(self.experiments.clone(), self.deployments.clone(), holdouts)
     }
 
     fn from_shared(
         experiments: Vec<Arc<LiveExperiment>>,
         deployments: Vec<Arc<LiveDeployment>>,
+        holdouts: Vec<Arc<LiveExperiment>>,
     ) -> Self {
         let entry = |r: &Resolution<'_>| -> Box<str> {
             serde_json::to_string(r)
@@ -249,12 +315,32 @@ impl Snapshot {
                 })
             })
             .collect();
-        let fingerprint = fingerprint(&experiments, &deployments);
+        let holdout_entries = holdouts
+            .iter()
+            .map(|h| {
+                h.allocation
+                    .keys()
+                    .iter()
+                    .map(|&variant| {
+                        serde_json::to_string(&HoldoutAssignment {
+                            experiment_id: h.id,
+                            variant,
+                            json: "",
+                        })
+                        .unwrap_or_default()
+                        .into_boxed_str()
+                    })
+                    .collect()
+            })
+            .collect();
+        let fingerprint = fingerprint(&experiments, &deployments, &holdouts);
         let mut snapshot = Snapshot {
             experiments,
             deployments,
             experiment_entries,
             deployment_entries,
+            holdouts,
+            holdout_entries,
             fingerprint,
             ..Snapshot::default()
         };
@@ -327,9 +413,13 @@ impl Snapshot {
                 .any(|(d, _)| d.target_type == target_type && d.target_id == target_id)
     }
 
-    /// A live experiment by id.
+    /// A live experiment (or holdout) by id.
     pub fn experiment(&self, id: Uuid) -> Option<&LiveExperiment> {
-        self.experiments.iter().find(|e| e.id == id).map(|e| &**e)
+        self.experiments
+            .iter()
+            .chain(self.holdouts.iter())
+            .find(|e| e.id == id)
+            .map(|e| &**e)
     }
 
     /// The experiments that apply to the request's tenant (its own and the system-wide
@@ -390,6 +480,45 @@ impl Snapshot {
         out: &mut Vec<Resolution<'s>>,
         exposures: &mut Vec<Exposure>,
     ) {
+        self.resolve_all(ctx, only, out, exposures, &mut Vec::new());
+    }
+
+    /// [`resolve_only`](Self::resolve_only), also naming the user's assignment in every
+    /// active holdout that applies to the request (the tenant's own and the system-wide
+    /// ones). A user in a holdout's `holdout` arm gets nothing at all: no experiment, no
+    /// deployed winner. Each holdout assignment is an exposure of the holdout.
+    pub fn resolve_all<'s>(
+        &'s self,
+        ctx: &RequestContext<'_>,
+        only: Option<TargetRef<'_>>,
+        out: &mut Vec<Resolution<'s>>,
+        exposures: &mut Vec<Exposure>,
+        holdouts: &mut Vec<HoldoutAssignment<'s>>,
+    ) {
+        let mut held_out = false;
+        for (h, entries) in self.holdouts.iter().zip(&self.holdout_entries) {
+            if h.tenant_id != SYSTEM_TENANT && h.tenant_id != ctx.tenant_id {
+                continue;
+            }
+            let Some(arm) = assign_arm(&h.salt, ctx.user_id, &h.allocation) else {
+                continue;
+            };
+            if let (Some(variant), Some(json)) = (h.allocation.key(arm), entries.get(arm)) {
+                held_out |= variant == HOLDOUT_ARM;
+                exposures.push(Exposure {
+                    experiment_id: h.id,
+                    variant,
+                });
+                holdouts.push(HoldoutAssignment {
+                    experiment_id: h.id,
+                    variant,
+                    json,
+                });
+            }
+        }
+        if held_out {
+            return;
+        }
         let wanted = |target_type: TargetType, target_id: &str| {
             only.is_none_or(|(t, id)| t == target_type && id == target_id)
         };
@@ -403,9 +532,17 @@ impl Snapshot {
                 .iter()
                 .any(|r| r.target_type == e.target_type && r.target_id == e.target_id)
             {
-                continue; // one answer per target (starting overlapping experiments is refused)
+                // One answer per target: experiments that may reach the same users on one
+                // target share its layer and hold disjoint slices of it (a start that would
+                // break that is refused), so at most one of them holds this user.
+                continue;
             }
             if !e.compiled.matches_with(ctx, scope.as_ref()) {
+                continue;
+            }
+            // Outside its slice of the layer: the next experiment on the target may hold the
+            // user.
+            if !e.in_slice(ctx.user_id) {
                 continue;
             }
             let Some(arm) = assign_arm(&e.salt, ctx.user_id, &e.allocation) else {
@@ -466,7 +603,11 @@ impl Snapshot {
 
 /// XXH3-128 over every field of the live experiments and deployments that an answer
 /// depends on, each length-prefixed (so no two different snapshots run together alike).
-fn fingerprint(experiments: &[Arc<LiveExperiment>], deployments: &[Arc<LiveDeployment>]) -> u128 {
+fn fingerprint(
+    experiments: &[Arc<LiveExperiment>],
+    deployments: &[Arc<LiveDeployment>],
+    holdouts: &[Arc<LiveExperiment>],
+) -> u128 {
     let mut h = xxhash_rust::xxh3::Xxh3Default::new();
     let mut field = |bytes: &[u8]| {
         h.update(&(bytes.len() as u64).to_le_bytes());
@@ -488,6 +629,9 @@ fn fingerprint(experiments: &[Arc<LiveExperiment>], deployments: &[Arc<LiveDeplo
         for arm in &e.arms {
             field(arm.get().as_bytes());
         }
+        field(e.layer_salt.as_bytes());
+        field(&e.slice.start.to_le_bytes());
+        field(&e.slice.end.to_le_bytes());
     }
     for d in deployments {
         field(b"deployment");
@@ -501,6 +645,16 @@ fn fingerprint(experiments: &[Arc<LiveExperiment>], deployments: &[Arc<LiveDeplo
         field(&targeting(&d.targeting));
         field(d.configuration.get().as_bytes());
     }
+    for e in holdouts {
+        field(b"holdout");
+        field(e.id.as_bytes());
+        field(e.tenant_id.as_bytes());
+        field(e.salt.as_bytes());
+        for (key, share) in e.allocation.iter() {
+            field(key.as_str().as_bytes());
+            field(&[share]);
+        }
+    }
     h.digest128()
 }
 
@@ -510,7 +664,7 @@ fn fingerprint(experiments: &[Arc<LiveExperiment>], deployments: &[Arc<LiveDeplo
 pub fn assignment_in(snapshot: &Snapshot, id: Uuid, ctx: &RequestContext<'_>) -> Option<Variant> {
     let e = snapshot.experiment(id)?;
     let reaches = e.tenant_id == SYSTEM_TENANT || e.tenant_id == ctx.tenant_id;
-    if !reaches || !e.compiled.matches(ctx) {
+    if !reaches || !e.compiled.matches(ctx) || !e.in_slice(ctx.user_id) {
         return None;
     }
     assign(&e.salt, ctx.user_id, &e.allocation)
@@ -542,6 +696,8 @@ mod tests {
             compiled: t.compile(),
             targeting: t,
             arms: vec![raw(r#"{"v":"control"}"#), raw(r#"{"v":"treatment"}"#)],
+            layer_salt: format!("layer:target:prompt/{target}").into(),
+            slice: LayerSlice::FULL,
         }
     }
 
@@ -728,6 +884,58 @@ mod tests {
     }
 
     #[test]
+    fn a_held_out_user_gets_nothing_and_an_exposed_one_everything_with_its_holdout_named() {
+        use crate::domain::experiment::{EXPOSED_ARM, HOLDOUT_ARM};
+        let mut h = experiment("acme", "-", 0, 0, Targeting::default());
+        h.allocation = Allocation::from_arms(&[(HOLDOUT_ARM, 30), (EXPOSED_ARM, 70)]).unwrap();
+        let hid = h.id;
+        let s = Snapshot::new(
+            vec![experiment("acme", "p", 50, 50, Targeting::default())],
+            vec![deployment("acme", "q", 100)],
+        )
+        .with_holdouts(vec![h]);
+        let mut held = 0;
+        for i in 0..2000 {
+            let user = format!("u{i}");
+            let ctx = RequestContext::new("acme", &user);
+            let (mut out, mut exposures, mut holdouts) = (Vec::new(), Vec::new(), Vec::new());
+            s.resolve_all(&ctx, None, &mut out, &mut exposures, &mut holdouts);
+            assert_eq!(holdouts.len(), 1);
+            assert_eq!(holdouts[0].experiment_id, hid);
+            assert_eq!(
+                exposures[0].experiment_id, hid,
+                "the holdout is an exposure"
+            );
+            if holdouts[0].variant == HOLDOUT_ARM {
+                held += 1;
+                assert!(out.is_empty(), "neither the experiment nor the deployment");
+                assert_eq!(exposures.len(), 1);
+            } else {
+                assert_eq!(out.len(), 2);
+            }
+            let body = answer_json_with("acme", "u", &out, &holdouts);
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["holdouts"][0]["variant"], holdouts[0].variant.as_str());
+            assert_eq!(s.experiment(hid).map(|e| e.id), Some(hid), "events find it");
+        }
+        assert!((500..700).contains(&held), "about 30%: {held}");
+        // Another tenant is not held out by acme's holdout.
+        assert_eq!(run(&s, "globex", "u1").len(), 0);
+        let (mut out, mut exposures, mut holdouts) = (Vec::new(), Vec::new(), Vec::new());
+        s.resolve_all(
+            &RequestContext::new("globex", "u1"),
+            None,
+            &mut out,
+            &mut exposures,
+            &mut holdouts,
+        );
+        assert!(holdouts.is_empty());
+        // Replaced, then gone: everyone is served again.
+        let s = s.with_holdout(hid, None);
+        assert_eq!(run(&s, "acme", "u1").len(), 2);
+    }
+
+    #[test]
     fn the_resolution_serialises_as_the_api_answers_it() {
         let s = Snapshot::new(vec![], vec![deployment("acme", "p", 100)]);
         let r = &run(&s, "acme", "u")[0];
@@ -747,6 +955,17 @@ mod tests {
 /// Writes `{"tenantId": …, "userId": …, "assignments": [...]}` from the pre-serialised
 /// resolutions: the resolve route's answer, without serialising on the hot path.
 pub fn answer_json(tenant_id: &str, user_id: &str, resolutions: &[Resolution<'_>]) -> Vec<u8> {
+    answer_json_with(tenant_id, user_id, resolutions, &[])
+}
+
+/// [`answer_json`] with the user's holdout assignments (`"holdouts": [...]`, left out when
+/// there are none).
+pub fn answer_json_with(
+    tenant_id: &str,
+    user_id: &str,
+    resolutions: &[Resolution<'_>],
+    holdouts: &[HoldoutAssignment<'_>],
+) -> Vec<u8> {
     let mut out =
         Vec::with_capacity(64 + resolutions.iter().map(|r| r.json.len() + 1).sum::<usize>());
     out.extend_from_slice(b"{\"tenantId\":");
@@ -761,7 +980,18 @@ pub fn answer_json(tenant_id: &str, user_id: &str, resolutions: &[Resolution<'_>
         }
         out.extend_from_slice(r.json.as_bytes());
     }
-    out.extend_from_slice(b"]}");
+    out.push(b']');
+    if !holdouts.is_empty() {
+        out.extend_from_slice(b",\"holdouts\":[");
+        for (i, h) in holdouts.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(h.json.as_bytes());
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
     out
 }
 

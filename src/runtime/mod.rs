@@ -16,7 +16,7 @@ pub mod supervise;
 pub use snapshot::CHANNEL;
 
 use crate::domain::assignment::RequestContext;
-use crate::domain::resolve::{Exposure, Resolution, Snapshot, TargetRef};
+use crate::domain::resolve::{Exposure, HoldoutAssignment, Resolution, Snapshot, TargetRef};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use credentials::{AUTH_LOOKUPS, Credentials};
@@ -159,9 +159,32 @@ impl Runtime {
         only: Option<TargetRef<'_>>,
         answer: impl FnOnce(&[Resolution<'_>]) -> R,
     ) -> R {
+        self.resolve_on_with_holdouts(snapshot, ctx, only, |out, _| answer(out))
+    }
+
+    /// [`resolve_with`](Self::resolve_with), the answer also given the user's holdout
+    /// assignments.
+    pub fn resolve_with_holdouts<R>(
+        &self,
+        ctx: &RequestContext<'_>,
+        answer: impl FnOnce(&[Resolution<'_>], &[HoldoutAssignment<'_>]) -> R,
+    ) -> R {
+        self.resolve_on_with_holdouts(&self.snapshot.load(), ctx, None, answer)
+    }
+
+    /// [`resolve_on`](Self::resolve_on), the answer also given the user's holdout
+    /// assignments (a user held out gets no resolution).
+    pub fn resolve_on_with_holdouts<R>(
+        &self,
+        snapshot: &Snapshot,
+        ctx: &RequestContext<'_>,
+        only: Option<TargetRef<'_>>,
+        answer: impl FnOnce(&[Resolution<'_>], &[HoldoutAssignment<'_>]) -> R,
+    ) -> R {
         let mut out = Vec::new();
         let mut exposures: Vec<Exposure> = Vec::new();
-        snapshot.resolve_only(ctx, only, &mut out, &mut exposures);
+        let mut holdouts = Vec::new();
+        snapshot.resolve_all(ctx, only, &mut out, &mut exposures, &mut holdouts);
         if !exposures.is_empty() {
             let record = ExposureRecord {
                 tenant_id: ctx.tenant_id.to_owned(),
@@ -176,7 +199,7 @@ impl Runtime {
                 self.exposure_stats.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
-        answer(&out)
+        answer(&out, &holdouts)
     }
 
     /// The runtime's state for /healthz.

@@ -5,7 +5,7 @@
 
 use super::Runtime;
 use crate::domain::assignment::{Allocation, Targeting, Variant};
-use crate::domain::experiment::TargetType;
+use crate::domain::experiment::{LayerSlice, TargetType, layer_id, layer_salt};
 use crate::domain::resolve::{LiveDeployment, LiveExperiment, Snapshot};
 use crate::store;
 use anyhow::Context;
@@ -58,10 +58,23 @@ fn live_experiment(row: store::live::LiveExperimentRow) -> anyhow::Result<LiveEx
     let arms: Vec<LiveArm> =
         serde_json::from_value(row.variants).context("Stored arms are not valid")?;
     let shares: Vec<(Variant, u8)> = arms.iter().map(|a| (a.key, a.share)).collect();
+    let target_type = target_type(&row.target_type)?;
+    let slice = LayerSlice {
+        start: u16::try_from(row.layer_slice_start)?,
+        end: u16::try_from(row.layer_slice_end)?,
+    };
+    let layer = layer_id(
+        &row.tenant_id,
+        row.layer.as_deref(),
+        target_type,
+        &row.target_id,
+    );
     Ok(LiveExperiment {
+        layer_salt: layer_salt(&layer).into_boxed_str(),
+        slice,
         id: row.id,
         tenant_id: row.tenant_id,
-        target_type: target_type(&row.target_type)?,
+        target_type,
         target_id: row.target_id,
         salt: row.salt,
         start_date: row.start_date,
@@ -93,30 +106,42 @@ fn live_deployment(row: store::live::LiveDeploymentRow) -> anyhow::Result<LiveDe
     })
 }
 
-/// The live experiments and deployments: all of them, or (`only`) one experiment's.
-async fn load_live(
-    pool: &PgPool,
-    only: Option<Uuid>,
-) -> anyhow::Result<(Vec<LiveExperiment>, Vec<LiveDeployment>)> {
-    let experiments = store::live::active_experiments(pool, only)
+/// What is live: the active experiments, the active holdouts, and the deployments.
+type Live = (
+    Vec<LiveExperiment>,
+    Vec<LiveExperiment>,
+    Vec<LiveDeployment>,
+);
+
+/// The live experiments, holdouts and deployments: all of them, or (`only`) one
+/// experiment's.
+async fn load_live(pool: &PgPool, only: Option<Uuid>) -> anyhow::Result<Live> {
+    let (mut experiments, mut holdouts) = (Vec::new(), Vec::new());
+    for row in store::live::active_experiments(pool, only)
         .await
         .context("Failed to load active experiments")?
-        .into_iter()
-        .map(live_experiment)
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    {
+        let holdout = row.kind == "holdout";
+        let live = live_experiment(row)?;
+        if holdout {
+            holdouts.push(live);
+        } else {
+            experiments.push(live);
+        }
+    }
     let deployments = store::live::live_deployments(pool, only)
         .await
         .context("Failed to load deployments")?
         .into_iter()
         .map(live_deployment)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok((experiments, deployments))
+    Ok((experiments, holdouts, deployments))
 }
 
-/// Reads every active experiment and deployment in force into a fresh snapshot.
+/// Reads every active experiment, holdout and deployment in force into a fresh snapshot.
 pub async fn load(pool: &PgPool) -> anyhow::Result<Snapshot> {
-    let (experiments, deployments) = load_live(pool, None).await?;
-    Ok(Snapshot::new(experiments, deployments))
+    let (experiments, holdouts, deployments) = load_live(pool, None).await?;
+    Ok(Snapshot::new(experiments, deployments).with_holdouts(holdouts))
 }
 
 /// What the change notifications asked for since the last reload.
@@ -173,13 +198,15 @@ impl Runtime {
     pub async fn reload_experiment(&self, id: Uuid) {
         let _writing = self.snapshot_writes.lock().await;
         match load_live(&self.pool, Some(id)).await {
-            Ok((experiments, deployments)) => {
+            Ok((experiments, holdouts, deployments)) => {
                 let current = self.snapshot.load_full();
-                let next = current.with_experiment(
-                    id,
-                    experiments.into_iter().next(),
-                    deployments.into_iter().next(),
-                );
+                let next = current
+                    .with_experiment(
+                        id,
+                        experiments.into_iter().next(),
+                        deployments.into_iter().next(),
+                    )
+                    .with_holdout(id, holdouts.into_iter().next());
                 self.experiment_reloads.fetch_add(1, Ordering::Relaxed);
                 self.snapshot.store(Arc::new(next));
                 self.reloaded();

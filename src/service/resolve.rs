@@ -4,7 +4,7 @@
 
 use super::ServiceError;
 use crate::domain::limits::scope_problem;
-use crate::domain::resolve::{Resolution, ResolveRequest};
+use crate::domain::resolve::{HoldoutAssignment, Resolution, ResolveRequest};
 use crate::domain::{FieldError, Principal};
 use crate::runtime::Runtime;
 
@@ -18,6 +18,17 @@ pub fn resolve<R>(
 ) -> Result<R, ServiceError> {
     check(who, request)?;
     Ok(runtime.resolve_with(&request.context(), answer))
+}
+
+/// [`resolve`], the answer also given the user's holdout assignments.
+pub fn resolve_with_holdouts<R>(
+    runtime: &Runtime,
+    who: &Principal,
+    request: &ResolveRequest,
+    answer: impl FnOnce(&[Resolution<'_>], &[HoldoutAssignment<'_>]) -> R,
+) -> Result<R, ServiceError> {
+    check(who, request)?;
+    Ok(runtime.resolve_with_holdouts(&request.context(), answer))
 }
 
 /// The checks of a resolve request: its fields' bounds, then whether `who` may run the

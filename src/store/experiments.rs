@@ -1,7 +1,7 @@
 use crate::domain::assignment::{Allocation, Targeting, Variant};
 use crate::domain::experiment::{
-    Arm, Experiment, ExperimentListItem, ExperimentSpec, Metric, Operator, SuccessCriteria,
-    TargetType,
+    Arm, Experiment, ExperimentKind, ExperimentListItem, ExperimentSpec, LayerSlice, Metric,
+    Operator, SuccessCriteria, TargetType,
 };
 use crate::domain::{ExperimentStatus, StatusCounts};
 use chrono::{DateTime, Utc};
@@ -48,6 +48,11 @@ struct ExperimentRow {
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    layer: Option<String>,
+    layer_share: Option<i16>,
+    layer_slice_start: Option<i16>,
+    layer_slice_end: Option<i16>,
+    kind: String,
 }
 
 fn object(value: Value) -> Map<String, Value> {
@@ -127,6 +132,19 @@ impl ExperimentRow {
             min_duration: u16::try_from(self.min_duration_days).map_err(decode)?,
             min_samples_per_variant: u32::try_from(self.min_samples_per_variant).map_err(decode)?,
             auto_pause_on_guardrail: self.auto_pause_on_guardrail,
+            layer: self.layer,
+            layer_share: self
+                .layer_share
+                .map(u8::try_from)
+                .transpose()
+                .map_err(decode)?,
+        };
+        let layer_slice = match (self.layer_slice_start, self.layer_slice_end) {
+            (Some(start), Some(end)) => Some(LayerSlice {
+                start: u16::try_from(start).map_err(decode)?,
+                end: u16::try_from(end).map_err(decode)?,
+            }),
+            _ => None,
         };
         let experiment = Experiment {
             id: self.id,
@@ -135,6 +153,7 @@ impl ExperimentRow {
             status: self.status.parse().map_err(decode)?,
             start_date: self.start_date,
             end_date: self.end_date,
+            layer_slice,
             results: self.results,
             winner: self.winner.as_deref().map(super::variant).transpose()?,
             created_by: self.created_by,
@@ -142,6 +161,10 @@ impl ExperimentRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             version: self.version,
+            kind: match self.kind.as_str() {
+                "holdout" => ExperimentKind::Holdout,
+                _ => ExperimentKind::Experiment,
+            },
         };
         Ok((experiment, self.salt))
     }
@@ -207,9 +230,10 @@ pub async fn insert(
              success_operator, success_threshold, confidence_level, secondary_metrics,
              auto_pause_on_guardrail, status, min_duration_days, min_samples_per_variant,
              created_by, salt, created_at, updated_at, created_by_token,
-             minimum_detectable_effect)
+             minimum_detectable_effect, layer, layer_share, kind, start_date,
+             layer_slice_start, layer_slice_end)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             $18, $19, $20, $21, $22, $22, $23, $24)",
+             $18, $19, $20, $21, $22, $22, $23, $24, $25, $26, $27, $28, $29, $30)",
         e.tenant_id,
         e.id,
         s.name,
@@ -234,6 +258,12 @@ pub async fn insert(
         e.created_at,
         created_by_token,
         s.success_criteria.minimum_detectable_effect,
+        s.layer,
+        s.layer_share.map(i16::from),
+        e.kind.as_str(),
+        e.start_date,
+        e.layer_slice.map(|l| l.start as i16),
+        e.layer_slice.map(|l| l.end as i16),
     )
     .execute(conn)
     .await?;
@@ -260,6 +290,7 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
              auto_pause_on_guardrail = $15, status = $16, start_date = $17, end_date = $18,
              min_duration_days = $19, min_samples_per_variant = $20, results = $21,
              winner = $22, approved_by = $23, minimum_detectable_effect = $24,
+             layer = $25, layer_share = $26, layer_slice_start = $27, layer_slice_end = $28,
              version = version + 1
          where id = $1
          returning tenant_id, id, name, description, hypothesis, target_type, target_id,
@@ -267,7 +298,8 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
-             created_at, updated_at",
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind",
         e.id,
         s.name,
         s.description,
@@ -292,6 +324,10 @@ pub async fn update(conn: &mut PgConnection, e: &Experiment) -> sqlx::Result<Exp
         e.winner.as_ref().map(|w| w.as_str()),
         e.approved_by,
         s.success_criteria.minimum_detectable_effect,
+        s.layer,
+        s.layer_share.map(i16::from),
+        e.layer_slice.map(|l| l.start as i16),
+        e.layer_slice.map(|l| l.end as i16),
     )
     .fetch_one(conn)
     .await?;
@@ -310,7 +346,8 @@ pub async fn get<'e>(
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
-             created_at, updated_at
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
          from experiments where id = $1",
         id
     )
@@ -333,7 +370,8 @@ pub async fn get_for_update(
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
-             created_at, updated_at
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
          from experiments where id = $1 for update",
         id
     )
@@ -373,9 +411,11 @@ pub async fn live_on_target(
              success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
              auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
              min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
-             created_at, updated_at
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
          from experiments
-         where target_type = $1 and target_id = $2 and status in ('active', 'paused') and id <> $3",
+         where target_type = $1 and target_id = $2 and status in ('active', 'paused') and id <> $3
+           and kind = 'experiment'",
         target_type.as_str(),
         target_id,
         except
@@ -385,6 +425,93 @@ pub async fn live_on_target(
     .into_iter()
     .map(|row| row.into_domain().map(|(e, _)| e))
     .collect()
+}
+
+/// The active or paused experiments in the named layer `key` of `tenant` (any target), except
+/// `except`.
+pub async fn live_in_named_layer(
+    conn: &mut PgConnection,
+    tenant: &str,
+    key: &str,
+    except: Uuid,
+) -> sqlx::Result<Vec<Experiment>> {
+    sqlx::query_as!(
+        ExperimentRow,
+        "select tenant_id, id, name, description, hypothesis, target_type, target_id,
+             variants, targeting, primary_metric, success_metric, success_operator,
+             success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
+             auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
+             min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
+         from experiments
+         where tenant_id = $1 and layer = $2 and status in ('active', 'paused') and id <> $3",
+        tenant,
+        key,
+        except
+    )
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|row| row.into_domain().map(|(e, _)| e))
+    .collect()
+}
+
+/// Serialises starts in one named layer within the transaction (after the target's lock:
+/// always in that order), so two experiments on different targets cannot take one slice.
+pub async fn lock_layer(conn: &mut PgConnection, layer_id: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+        format!("layer:{layer_id}")
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The holdouts of `tenant` (all when `None`), newest first.
+pub async fn holdouts(pool: &PgPool, tenant: Option<&str>) -> sqlx::Result<Vec<Experiment>> {
+    sqlx::query_as!(
+        ExperimentRow,
+        "select tenant_id, id, name, description, hypothesis, target_type, target_id,
+             variants, targeting, primary_metric, success_metric, success_operator,
+             success_threshold, confidence_level, minimum_detectable_effect, secondary_metrics,
+             auto_pause_on_guardrail, status, start_date, end_date, min_duration_days,
+             min_samples_per_variant, results, winner, created_by, approved_by, salt, version,
+             created_at, updated_at, layer, layer_share, layer_slice_start, layer_slice_end,
+             kind
+         from experiments
+         where kind = 'holdout' and ($1::text is null or tenant_id = $1)
+         order by created_at desc, id desc",
+        tenant
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|row| row.into_domain().map(|(e, _)| e))
+    .collect()
+}
+
+/// Serialises the creation of holdouts of one tenant within the transaction.
+pub async fn lock_holdouts(conn: &mut PgConnection, tenant: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+        format!("holdout:{tenant}")
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The live (active or paused) holdout of `tenant`, if any.
+pub async fn live_holdout(conn: &mut PgConnection, tenant: &str) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!(
+        "select id from experiments
+         where kind = 'holdout' and tenant_id = $1 and status in ('active', 'paused')",
+        tenant
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// How many experiments are in each status; `tenant` limits it to one tenant.

@@ -18,10 +18,17 @@ pub struct LiveExperimentRow {
     pub targeting: Value,
     /// Every arm, in order: `[{key, name, configuration, share}]`.
     pub variants: Value,
+    /// Its named layer (`None`: its target's own layer).
+    pub layer: Option<String>,
+    /// Its slice of the layer (set on every live experiment, a CHECK of `experiments`).
+    pub layer_slice_start: i16,
+    pub layer_slice_end: i16,
+    /// `experiment` or `holdout`.
+    pub kind: String,
 }
 
-/// The active experiments, oldest first (so the one started first answers a target); with
-/// `only`, just that one (none when it is not active).
+/// The active experiments and holdouts (`kind`), oldest first (so the one started first
+/// answers a target); with `only`, just that one (none when it is not active).
 pub async fn active_experiments(
     pool: &PgPool,
     only: Option<Uuid>,
@@ -30,7 +37,9 @@ pub async fn active_experiments(
     sqlx::query_as!(
         LiveExperimentRow,
         r#"select id, tenant_id, target_type, target_id, salt, start_date as "start_date!",
-                targeting, variants
+                targeting, variants, layer,
+                layer_slice_start as "layer_slice_start!", layer_slice_end as "layer_slice_end!",
+                kind
          from experiments where status = 'active' and ($1::uuid is null or id = $1)
          order by start_date, id"#,
         only

@@ -976,6 +976,13 @@ async fn the_openapi_document_describes_every_route_the_router_serves(pool: PgPo
         ("GET", format!("{e}/{{id}}/deployments")),
         ("GET", format!("{e}/{{id}}/results")),
         ("GET", format!("{e}/{{id}}/audit")),
+        ("GET", "/api/v1/admin/insights/layers/free".to_owned()),
+        ("GET", "/api/v1/admin/insights/holdouts".to_owned()),
+        ("POST", "/api/v1/admin/insights/holdouts".to_owned()),
+        (
+            "POST",
+            "/api/v1/admin/insights/holdouts/{id}/stop".to_owned(),
+        ),
         ("POST", "/api/v1/insights/resolve".to_owned()),
         (
             "POST",

@@ -11,6 +11,8 @@ mod faults;
 mod hardening;
 mod health;
 mod helpers;
+mod holdouts;
+mod layers;
 mod lifecycle;
 mod middleware;
 mod ofrep;

@@ -43,6 +43,8 @@ fn experiment(threshold: f64, start: DateTime<Utc>) -> Experiment {
         created_at: start,
         updated_at: start,
         version: 1,
+        layer_slice: None,
+        kind: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@ mod assignment_vectors;
 mod common;
 mod decision_simulation;
 mod decision_simulation_arms;
+mod layer_vectors;
 mod stats_fixtures;
 mod stats_robustness;
 mod stats_sequential_simulation;

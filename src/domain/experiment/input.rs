@@ -162,6 +162,26 @@ pub struct ExperimentInput {
     )]
     pub min_samples_per_variant: Option<f64>,
     pub auto_pause_on_guardrail: Option<bool>,
+    /// The named layer of the experiment's tenant to run in: 1 to 64 ASCII letters, digits,
+    /// '_', '.' or '-'. Absent or null: the target's own layer. Experiments in one layer take
+    /// disjoint slices of its traffic at start, so a user is in at most one of them.
+    #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.-]{1,64}$"))]
+    pub layer: Option<Option<String>>,
+    /// Whole percent of the layer's traffic to take at start (1 to 100). Absent or null: the
+    /// largest free gap. The allocation then splits the users of that slice.
+    #[serde(default, deserialize_with = "nullable")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<u8>, minimum = 1, maximum = 100, multiple_of = 1))]
+    pub layer_share: Option<Option<f64>>,
+}
+
+/// A field that may be sent as null to clear it: absent is `None`, null `Some(None)`.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Collects violations while parsing.
@@ -248,6 +268,8 @@ impl ExperimentInput {
             min_duration: Some(f64::from(spec.min_duration)),
             min_samples_per_variant: Some(f64::from(spec.min_samples_per_variant)),
             auto_pause_on_guardrail: Some(spec.auto_pause_on_guardrail),
+            layer: Some(spec.layer.clone()),
+            layer_share: Some(spec.layer_share.map(f64::from)),
         }
     }
 
@@ -323,6 +345,8 @@ impl ExperimentInput {
             &mut self.auto_pause_on_guardrail,
             patch.auto_pause_on_guardrail,
         );
+        pick(&mut self.layer, patch.layer);
+        pick(&mut self.layer_share, patch.layer_share);
         self
     }
 
@@ -358,6 +382,8 @@ impl ExperimentInput {
             self.auto_pause_on_guardrail.is_some(),
             "autoPauseOnGuardrail",
         );
+        add(self.layer.is_some(), "layer");
+        add(self.layer_share.is_some(), "layerShare");
         out
     }
 
@@ -427,6 +453,22 @@ impl ExperimentInput {
         let min_samples = e
             .required("minSamplesPerVariant", self.min_samples_per_variant)
             .and_then(|n| whole(&mut e, "minSamplesPerVariant", n, 1, 10_000_000, "samples"));
+        let layer = match self.layer.clone().flatten() {
+            None => Some(None),
+            Some(key) if super::is_layer_key(&key) => Some(Some(key)),
+            Some(_) => {
+                e.add(
+                    "layer",
+                    "must be 1 to 64 ASCII letters, digits, '_', '.' or '-' (or null: the \
+                     target's own layer)",
+                );
+                None
+            }
+        };
+        let layer_share = match self.layer_share.flatten() {
+            None => Some(None),
+            Some(p) => whole(&mut e, "layerShare", p, 1, 100, "percent").map(|p| Some(p as u8)),
+        };
 
         match (
             name,
@@ -470,6 +512,8 @@ impl ExperimentInput {
                 min_duration: u16::try_from(min_duration).unwrap_or(u16::MAX),
                 min_samples_per_variant: u32::try_from(min_samples).unwrap_or(u32::MAX),
                 auto_pause_on_guardrail: self.auto_pause_on_guardrail.unwrap_or(false),
+                layer: layer.flatten(),
+                layer_share: layer_share.flatten(),
             }),
             _ => Err(e.0),
         }

@@ -9,6 +9,40 @@ use uuid::Uuid;
 /// The tenant of system-wide experiments.
 pub const SYSTEM_TENANT: &str = "system";
 
+/// What a stored experiment is: an experiment, or a holdout (two arms, `holdout` and
+/// `exposed`, over every user of its tenant: the held-out users get no experiment and no
+/// deployed winner). Shown on the wire only for a holdout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ExperimentKind {
+    #[default]
+    Experiment,
+    Holdout,
+}
+
+impl ExperimentKind {
+    /// The name in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExperimentKind::Experiment => "experiment",
+            ExperimentKind::Holdout => "holdout",
+        }
+    }
+
+    /// Whether it is an ordinary experiment (the wire leaves `kind` out then).
+    pub fn is_experiment(&self) -> bool {
+        *self == ExperimentKind::Experiment
+    }
+}
+
+/// The arm of a holdout whose users receive nothing (its control).
+pub const HOLDOUT_ARM: crate::domain::assignment::Variant =
+    crate::domain::assignment::Variant::from_static("holdout");
+/// The arm of a holdout whose users are served as usual.
+pub const EXPOSED_ARM: crate::domain::assignment::Variant =
+    crate::domain::assignment::Variant::from_static("exposed");
+
 /// A stored experiment (spec: the Experiment document), as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -22,6 +56,11 @@ pub struct Experiment {
     pub status: ExperimentStatus,
     pub start_date: Option<DateTime<Utc>>,
     pub end_date: Option<DateTime<Utc>>,
+    /// The slice of its layer's buckets it was given at start (read-only): a user is in the
+    /// experiment only when their layer bucket is in it. Held while it is live; `None` before
+    /// it starts.
+    #[serde(default)]
+    pub layer_slice: Option<super::LayerSlice>,
     /// Stored when the experiment completes (statistics issue); `None` before.
     pub results: Option<Value>,
     pub winner: Option<Variant>,
@@ -31,6 +70,9 @@ pub struct Experiment {
     pub updated_at: DateTime<Utc>,
     /// Bumped by every change.
     pub version: i64,
+    /// `holdout` for a holdout (absent for an experiment).
+    #[serde(default, skip_serializing_if = "ExperimentKind::is_experiment")]
+    pub kind: ExperimentKind,
 }
 
 impl Experiment {

@@ -1,5 +1,6 @@
-//! Whether two experiments on the same target could both apply to one request. The variant
-//! middleware serves one configuration per target, so such experiments may not run together.
+//! Whether two experiments could both apply to one request. The variant middleware serves one
+//! configuration per target, so such experiments on one target must share a layer and hold
+//! disjoint slices of it (`layer.rs`); in a named layer, such experiments on any target do.
 
 use super::SYSTEM_TENANT;
 use crate::domain::assignment::Targeting;

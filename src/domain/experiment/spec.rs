@@ -194,9 +194,24 @@ pub struct ExperimentSpec {
     pub min_samples_per_variant: u32,
     /// Pause by itself when a secondary metric is significantly worse.
     pub auto_pause_on_guardrail: bool,
+    /// The named layer of its tenant it runs in (`None`: its target's own layer).
+    pub layer: Option<String>,
+    /// Whole percent (1 to 100) of the layer's traffic it takes at start (`None`: the
+    /// largest free gap).
+    pub layer_share: Option<u8>,
 }
 
 impl ExperimentSpec {
+    /// The id of the layer it runs in (see [`super::layer_id`]).
+    pub fn layer_id(&self, tenant: &str) -> String {
+        super::layer_id(
+            tenant,
+            self.layer.as_deref(),
+            self.target_type,
+            &self.target_id,
+        )
+    }
+
     /// The control (arm 0).
     pub fn control(&self) -> Option<&Arm> {
         self.variants.first()
@@ -258,6 +273,14 @@ pub struct ExperimentSpecWire {
     pub min_duration: u16,
     pub min_samples_per_variant: u32,
     pub auto_pause_on_guardrail: bool,
+    /// The named layer of its tenant it runs in; absent: its target's own layer
+    /// (`target:<targetType>/<targetId>`). Experiments in one layer take disjoint slices of
+    /// its traffic, so a user is in at most one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Whole percent of the layer's traffic it takes at start; absent: the largest free gap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_share: Option<u8>,
 }
 
 impl From<ExperimentSpec> for ExperimentSpecWire {
@@ -283,6 +306,8 @@ impl From<ExperimentSpec> for ExperimentSpecWire {
             min_duration: s.min_duration,
             min_samples_per_variant: s.min_samples_per_variant,
             auto_pause_on_guardrail: s.auto_pause_on_guardrail,
+            layer: s.layer,
+            layer_share: s.layer_share,
         }
     }
 }
@@ -317,6 +342,8 @@ impl From<ExperimentSpecWire> for ExperimentSpec {
             min_duration: w.min_duration,
             min_samples_per_variant: w.min_samples_per_variant,
             auto_pause_on_guardrail: w.auto_pause_on_guardrail,
+            layer: w.layer,
+            layer_share: w.layer_share,
         }
     }
 }

@@ -42,6 +42,8 @@ fn experiment(status: ExperimentStatus, secondary: &[&str], days_ago: i64) -> Ex
         status,
         start_date: Some(now - Duration::days(days_ago)),
         end_date: None,
+        layer_slice: None,
+        kind: Default::default(),
         results: None,
         winner: None,
         created_by: "t".into(),

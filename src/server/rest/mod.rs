@@ -7,6 +7,8 @@ pub mod error;
 mod events;
 mod experiments;
 mod extract;
+mod holdouts;
+mod layers;
 mod ofrep;
 mod resolve;
 
@@ -32,6 +34,13 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     ));
     OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/api/v1/admin/insights/experiments", experiments)
+        .nest("/api/v1/admin/insights/layers", layers::router())
+        .nest(
+            "/api/v1/admin/insights/holdouts",
+            holdouts::router().layer(axum::extract::DefaultBodyLimit::max(
+                crate::domain::limits::MAX_ADMIN_BODY,
+            )),
+        )
         .merge(resolve::router())
         .merge(events::router())
         .merge(ofrep::router())

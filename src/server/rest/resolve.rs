@@ -6,7 +6,7 @@ use super::RestError;
 use super::error::{ErrorBody, Refusals};
 use super::extract::{RuntimeCaller, json_body};
 use crate::domain::limits::MAX_SMALL_BODY;
-use crate::domain::resolve::{ResolveRequest, answer_json};
+use crate::domain::resolve::{ResolveRequest, answer_json_with};
 use crate::server::AppState;
 use crate::service::resolve as svc;
 use axum::extract::{Request, State};
@@ -27,6 +27,11 @@ pub struct Resolved {
     pub tenant_id: String,
     pub user_id: String,
     pub assignments: Vec<crate::domain::resolve::ResolvedConfig>,
+    /// The user's assignment in each active holdout of the tenant (its own, system-wide):
+    /// `holdout` (no assignments at all: no experiment, no deployed winner) or `exposed`.
+    /// Absent when no holdout applies. Log outcome events under the holdout's id too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holdouts: Vec<crate::domain::resolve::HoldoutRef>,
 }
 
 /// Which configuration a user gets for every target (answered from memory).
@@ -40,8 +45,9 @@ async fn resolve(
     request: Request,
 ) -> Result<Response, RestError> {
     let request: ResolveRequest = json_body(request, MAX_SMALL_BODY).await?;
-    let body = svc::resolve(&state.runtime, &who, &request, |assignments| {
-        answer_json(&request.tenant_id, &request.user_id, assignments)
-    })?;
+    let body =
+        svc::resolve_with_holdouts(&state.runtime, &who, &request, |assignments, holdouts| {
+            answer_json_with(&request.tenant_id, &request.user_id, assignments, holdouts)
+        })?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

@@ -2,10 +2,11 @@
 //! (`lifecycle`), declaring and deploying the winner (`winner`). Every change and its audit
 //! row are written in one transaction.
 
+pub mod holdouts;
 mod lifecycle;
 mod winner;
 
-pub use lifecycle::{approve, transition, transition_with_reason};
+pub use lifecycle::{approve, layer_free, transition, transition_with_reason};
 pub use winner::{declare_winner, deploy_winner, deployments};
 
 use super::ServiceError;
@@ -146,6 +147,8 @@ pub async fn create(
         status: ExperimentStatus::Draft,
         start_date: None,
         end_date: None,
+        layer_slice: None,
+        kind: Default::default(),
         results: None,
         winner: None,
         created_by: who.actor.clone(),

@@ -41,6 +41,7 @@ pub async fn declare_winner(
     require_manage(who)?;
     let mut tx = pool.begin().await.context("Failed to begin")?;
     let before = lock_visible(&mut tx, who, id).await?.experiment;
+    not_a_holdout(&before)?;
     check_arm(&before, "winner", winner)?;
     let next = before
         .status
@@ -94,6 +95,7 @@ pub async fn deploy_winner(
         experiment: before,
         salt,
     } = lock_visible(&mut tx, who, id).await?;
+    not_a_holdout(&before)?;
     check_arm(&before, "winner", request.winner)?;
     let next = before
         .status
@@ -171,4 +173,15 @@ pub async fn deployments(
     Ok(store::deployments::for_experiment(pool, id)
         .await
         .context("Failed to load deployments")?)
+}
+
+/// A holdout has no winner to declare or deploy: it measures, it ships nothing.
+fn not_a_holdout(e: &crate::domain::experiment::Experiment) -> Result<(), ServiceError> {
+    if e.kind == crate::domain::experiment::ExperimentKind::Holdout {
+        return Err(ServiceError::Conflict(
+            "a holdout has no winner to declare or deploy: stop it (POST …/holdouts/{id}/stop)"
+                .into(),
+        ));
+    }
+    Ok(())
 }

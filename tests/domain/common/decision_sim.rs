@@ -102,6 +102,8 @@ impl Scenario {
             status: ExperimentStatus::Active,
             start_date: Some(start),
             end_date: None,
+            layer_slice: None,
+            kind: Default::default(),
             results: None,
             winner: None,
             created_by: "simulation".into(),

@@ -212,3 +212,93 @@ pub fn vectors_json() -> String {
     s.push('\n');
     s
 }
+
+/// A case of `fixtures/layer-vectors.json`: a user's bucket in a layer, whether it is in an
+/// experiment's slice, and then the arm (the experiment's own salt and allocation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LayerVector {
+    /// The layer's id (`target:<targetType>/<targetId>` or `named:<tenant>/<key>`).
+    pub layer: String,
+    /// `"layer:" + layer`.
+    pub layer_salt: String,
+    pub user_id: String,
+    pub layer_bucket: u16,
+    pub slice: verdict::domain::experiment::LayerSlice,
+    pub in_slice: bool,
+    /// The experiment's salt and allocation.
+    pub salt: String,
+    pub allocation: Allocation,
+    /// The arm: `null` outside the slice, or outside the allocation.
+    pub variant: Option<Variant>,
+}
+
+const LAYERS: [&str; 8] = [
+    "target:prompt/p1",
+    "target:context_template/risk-analysis",
+    "target:model_selection/用户一号",
+    "named:acme/checkout",
+    "named:system/checkout",
+    "named:tenant:with:colons/a.b-c_9",
+    "named:acme/",
+    "target:grounding_threshold/",
+];
+
+const SLICES: [(u16, u16); 7] = [
+    (0, 10000),
+    (0, 5000),
+    (5000, 10000),
+    (2500, 2600),
+    (0, 100),
+    (9900, 10000),
+    (3000, 7000),
+];
+
+/// All layer vectors, deterministic.
+pub fn layer_vectors() -> Vec<LayerVector> {
+    use verdict::domain::experiment::{LayerSlice, in_slice, layer_bucket, layer_salt};
+    let specials = special_ids();
+    let mut out = Vec::new();
+    for i in 0..120usize {
+        let layer = LAYERS[i % LAYERS.len()];
+        let (start, end) = SLICES[(i / LAYERS.len()) % SLICES.len()];
+        let slice = LayerSlice { start, end };
+        let user_id = if i % 3 == 0 {
+            specials[(i / 3) % specials.len()].clone()
+        } else {
+            format!("layer-user-{i}")
+        };
+        let ls = layer_salt(layer);
+        let allocation = if i % 5 == 0 {
+            k_arms(K_ALLOCATIONS[i % K_ALLOCATIONS.len()])
+        } else {
+            let (c, t) = ALLOCATIONS[i % ALLOCATIONS.len()];
+            Allocation::new(c, t)
+        };
+        let salt = SALTS[i % SALTS.len()].to_owned();
+        let inside = in_slice(&ls, &user_id, slice);
+        out.push(LayerVector {
+            layer: layer.to_owned(),
+            layer_bucket: layer_bucket(&ls, &user_id),
+            layer_salt: ls,
+            slice,
+            in_slice: inside,
+            variant: if inside {
+                assign(&salt, &user_id, &allocation)
+            } else {
+                None
+            },
+            salt,
+            allocation,
+            user_id,
+        });
+    }
+    out
+}
+
+/// The layer fixture file's exact contents.
+pub fn layer_vectors_json() -> String {
+    let mut s = serde_json::to_string_pretty(&layer_vectors()).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -531,6 +531,9 @@ impl Draft {
             min_duration,
             min_samples_per_variant: min_samples,
             auto_pause_on_guardrail: None,
+            // The target's own layer, the largest free slice (the lead wires the display).
+            layer: None,
+            layer_share: None,
         };
         (input, errors)
     }
