@@ -7,7 +7,7 @@ use criterion::{BatchSize, Criterion, black_box, criterion_group, criterion_main
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use uuid::Uuid;
-use verdict::domain::assignment::{Allocation, RequestContext, Targeting, bucket};
+use verdict::domain::assignment::{Allocation, RequestContext, Targeting, Variant, bucket};
 use verdict::domain::experiment::{LayerSlice, TargetType};
 use verdict::domain::resolve::{Exposure, LiveExperiment, Resolution, Snapshot, answer_json};
 
@@ -95,6 +95,73 @@ fn scoped_snapshot() -> Snapshot {
     Snapshot::new(experiments, vec![])
 }
 
+/// 20 active experiments of 3 arms each (34/33/33) for tenant "acme", two on each of 10
+/// targets, each holding half of its target's layer ([0, 5000) and [5000, 10000)), and a
+/// tenant holdout of 10 %: the k-arm, layered hot path.
+fn layered_snapshot() -> Snapshot {
+    let types = TargetType::ALL;
+    let keys: Vec<Variant> = ["control", "b", "c"]
+        .iter()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    let allocation = Allocation::from_arms(&[(keys[0], 34), (keys[1], 33), (keys[2], 33)]).unwrap();
+    let experiments = (0..20)
+        .map(|i| {
+            let target = i / 2;
+            let targeting = Targeting::default();
+            LiveExperiment {
+                id: Uuid::now_v7(),
+                tenant_id: "acme".into(),
+                target_type: types[target % types.len()],
+                target_id: format!("target-{target}"),
+                salt: format!("{:032x}", i * 7919 + 13),
+                start_date: chrono::Utc::now(),
+                allocation,
+                compiled: targeting.compile(),
+                targeting,
+                arms: vec![
+                    raw(r#"{"templateId":"control-template","temperature":0.2}"#),
+                    raw(r#"{"templateId":"b-template","temperature":0.4}"#),
+                    raw(r#"{"templateId":"c-template","temperature":0.6}"#),
+                ],
+                layer_salt: format!(
+                    "layer:target:{}/target-{target}",
+                    types[target % types.len()]
+                )
+                .into(),
+                slice: if i % 2 == 0 {
+                    LayerSlice {
+                        start: 0,
+                        end: 5000,
+                    }
+                } else {
+                    LayerSlice {
+                        start: 5000,
+                        end: 10_000,
+                    }
+                },
+            }
+        })
+        .collect();
+    let held: Variant = "holdout".parse().unwrap();
+    let exposed: Variant = "exposed".parse().unwrap();
+    let holdout = LiveExperiment {
+        id: Uuid::now_v7(),
+        tenant_id: "acme".into(),
+        target_type: TargetType::Prompt,
+        target_id: "verdict-holdout".into(),
+        salt: "0123456789abcdef0123456789abcdef".into(),
+        start_date: chrono::Utc::now(),
+        allocation: Allocation::from_arms(&[(held, 10), (exposed, 90)]).unwrap(),
+        compiled: Targeting::default().compile(),
+        targeting: Targeting::default(),
+        arms: vec![raw("{}"), raw("{}")],
+        layer_salt: "layer:holdout".into(),
+        slice: LayerSlice::FULL,
+    };
+    Snapshot::new(experiments, vec![]).with_holdouts(vec![holdout])
+}
+
 /// A request scope near the 4 KiB bound: the 8 keys the experiments name, each an object of
 /// 12 entries, plus other keys.
 fn big_scope() -> serde_json::Map<String, serde_json::Value> {
@@ -136,6 +203,36 @@ fn bench(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+
+    let layered = layered_snapshot();
+    group.bench_function(
+        "one user, 20 experiments of 3 arms in layers, and a holdout",
+        |b| {
+            let mut out: Vec<Resolution<'_>> = Vec::with_capacity(32);
+            let mut exposures: Vec<Exposure> = Vec::with_capacity(32);
+            let mut holdouts = Vec::with_capacity(4);
+            b.iter(|| {
+                i = (i + 1) & 4095;
+                let ctx = RequestContext {
+                    tenant_id: "acme",
+                    user_id: &users[i],
+                    intent: Some("risk"),
+                    scope: None,
+                };
+                out.clear();
+                exposures.clear();
+                holdouts.clear();
+                layered.resolve_all(
+                    black_box(&ctx),
+                    None,
+                    &mut out,
+                    &mut exposures,
+                    &mut holdouts,
+                );
+                black_box(out.len() + holdouts.len())
+            })
+        },
+    );
 
     group.bench_function("one user, 20 experiments, answer serialised to JSON", |b| {
         b.iter_batched(
