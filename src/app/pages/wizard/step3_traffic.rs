@@ -133,6 +133,26 @@ fn allocation_slider(form: Form, arm: Arm) -> AnyView {
 
 pub(super) fn step_traffic(form: Form) -> AnyView {
     let draft = form.draft;
+    // How much of the target's layer other live experiments leave free (asked once the
+    // target is named; nothing is shown when it cannot be told).
+    let layer = LocalResource::new(move || {
+        let (target_type, target_id, tenant) = draft.with(|d| {
+            (
+                d.target_type.clone(),
+                d.target_id.trim().to_owned(),
+                d.tenant_id.trim().to_owned(),
+            )
+        });
+        async move {
+            if target_id.is_empty() {
+                return None;
+            }
+            let tenant = (!tenant.is_empty()).then_some(tenant);
+            crate::api::layer_free(target_type, target_id, None, tenant)
+                .await
+                .ok()
+        }
+    });
     let count = Memo::new(move |_| draft.with(|d| d.arms.len()));
     let split = move || {
         draft.with(|d| {
@@ -189,9 +209,22 @@ pub(super) fn step_traffic(form: Form) -> AnyView {
                     let list: Vec<String> = e.iter().filter(|x| x.field == "allocation").map(|x| x.message.clone()).collect();
                     (!list.is_empty()).then(|| view! { <p class="field-error" id="allocation-error" role="alert">{list.join("; ")}</p> })
                 })}
-                // LAYERS (#15): the lead adds "the layer's free share" here — how much of the
-                // layer's traffic other experiments leave free, which bounds the total above.
-                <div class="layer-free-share" data-testid="layer-free-share" hidden></div>
+                // The layer's free share: how much of the target's traffic other live
+                // experiments leave free. The new experiment takes a slice of it at start (the
+                // largest free one); with none free, its start is refused.
+                {move || layer.get().flatten().map(|l| {
+                    let text = if l.occupied.is_empty() {
+                        "No other experiment runs on this target: the experiment can have all of its traffic.".to_owned()
+                    } else if l.largest_free_share <= 0.0 {
+                        format!("Other experiments hold all of this target's traffic ({} live): starting this one will be refused until one ends.", l.occupied.len())
+                    } else {
+                        format!(
+                            "Layer's free share: {:.0}% of this target's traffic is free (largest free slice {:.0}%); {} other experiment(s) hold the rest, and users are in at most one of them.",
+                            l.free_share, l.largest_free_share, l.occupied.len()
+                        )
+                    };
+                    view! { <p class="help layer-free-share" data-testid="layer-free-share">{text}</p> }
+                })}
             </fieldset>
             <fieldset>
                 <legend>"Targeting"</legend>
