@@ -1075,8 +1075,9 @@ mod tests {
         assert!(!same.contains("approximate"));
         assert_eq!(
             chart_arm_name("c", "A rather long arm name indeed"),
-            "A rather long a…"
+            "c · A rather long…"
         );
+        assert_eq!(chart_arm_name("c", "Short"), "c · Short");
         assert_eq!(chart_arm_name("c", " "), "c");
     }
 }
