@@ -726,18 +726,20 @@ pub fn satisfaction_breakdown_arms(categories: &[String], arms: &[(String, Vec<u
     satisfaction_bars(categories, &named)
 }
 
-/// How an arm is named on the k-arm charts: its name, shortened to fit a legend or an axis
-/// (the key when it has none).
+/// How an arm is named on the k-arm charts: its key, then its name, shortened to fit a
+/// legend or an axis (arms named alike stay apart by their keys).
 pub fn chart_arm_name(key: &str, name: &str) -> String {
-    const MOST: usize = 16;
+    const MOST: usize = 18;
     let name = name.trim();
-    if name.is_empty() {
-        return key.to_owned();
-    }
-    if name.chars().count() <= MOST {
-        name.to_owned()
+    let full = if name.is_empty() {
+        key.to_owned()
     } else {
-        let short: String = name.chars().take(MOST - 1).collect();
+        format!("{key} · {name}")
+    };
+    if full.chars().count() <= MOST {
+        full
+    } else {
+        let short: String = full.chars().take(MOST - 1).collect();
         format!("{}…", short.trim_end())
     }
 }
@@ -1073,8 +1075,9 @@ mod tests {
         assert!(!same.contains("approximate"));
         assert_eq!(
             chart_arm_name("c", "A rather long arm name indeed"),
-            "A rather long a…"
+            "c · A rather long…"
         );
+        assert_eq!(chart_arm_name("c", "Short"), "c · Short");
         assert_eq!(chart_arm_name("c", " "), "c");
     }
 }

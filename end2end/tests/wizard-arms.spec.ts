@@ -186,7 +186,8 @@ test("three arms through the wizard, traffic, then the third arm declared and de
   await expect(page.getByTestId("recommendation")).toContainText("Recommendation");
   for (const chart of ["chart-quality", "chart-latency", "chart-satisfaction"]) {
     const desc = await page.getByTestId(chart).locator("svg desc").textContent();
-    for (const arm of ["Current template", "Template B", "Template C"]) expect(desc, chart).toContain(`${arm}:`);
+    // Each series is named by its arm's key and name.
+    for (const arm of ["control · Current…", "b · Template B", "c · Template C"]) expect(desc, chart).toContain(`${arm}:`);
   }
   for (const width of [1280, 1024]) {
     await page.setViewportSize({ width, height: 900 });
@@ -231,7 +232,8 @@ test("eight arms stay readable at 1280 and 1024 px", async ({ page, request }) =
         name: i === 0 ? "Current prompt" : `Prompt candidate ${key.toUpperCase()} with a longer name`,
         configuration: { promptId: `p-${key}` },
       })),
-      allocation: Object.fromEntries(keys.map((k) => [k, 12])),
+      // 100 % in all, so that every user is in one arm.
+      allocation: Object.fromEntries(keys.map((k, i) => [k, i < 4 ? 13 : 12])),
       primaryMetric: "quality",
       successCriteria: { metric: "quality", operator: ">", threshold: 5, confidenceLevel: 0.95 },
       secondaryMetrics: ["latency"],
