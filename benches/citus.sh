@@ -68,7 +68,8 @@ fi
 if has explain; then
   say "EXPLAIN on Citus: the per-user rollup read and the per-day series of the 10M-event experiment"
   db="$(database_url_for "$CITUS_URL" verdict_results_bench)"
-  id="$(psql "$db" -tAc "select id from experiments order by created_at desc limit 1")"
+  id="$(psql "$db" -tAc "select id from experiments order by created_at desc limit 1" || true)"
+  [ -n "$id" ] || die "no results bench database on the cluster: run the results phase first"
   {
     echo "-- the per-user rollups (store::results::user_rows, nothing unfolded)"
     psql "$db" -c "explain (costs off) select variant, mixed, events, errors, quality_n, quality_sum
